@@ -1,0 +1,38 @@
+# Two commands set up a fresh machine (Python 3.11 and Java 17 present):
+#   make demo   set up, then run the whole batch pipeline on embedded defaults
+#   make test   set up, then run the whole test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+JARS := .jars
+
+.PHONY: setup demo test jars clean
+
+setup: $(BIN)/lakehouse $(JARS)/.done
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(BIN)/lakehouse: $(BIN)/python setup.py
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Pinned JVM artifacts (Delta, PostgreSQL JDBC) from Maven Central, resolved once and cached.
+$(JARS)/.done: jvm/pom.xml
+	rm -rf $(JARS)
+	cd jvm && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+	  -DincludeGroupIds=io.delta,io.unitycatalog,org.postgresql -DoutputDirectory=../$(JARS)
+	touch $@
+
+jars: $(JARS)/.done
+
+demo: setup
+	$(BIN)/lakehouse generate
+	$(BIN)/lakehouse run
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf $(VENV) $(JARS) lakehouse-data

@@ -1,0 +1,222 @@
+"""The table registry: every Delta table's name, layer, key, schema and description.
+
+Tables live at `<storage root>/<layer>/<table>`. The schemas here are the contract between the
+steps; the Glue catalog and the PostgreSQL export take their column comments from here too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BRONZE_META = "_raw string, _source string, _ingested_at timestamp, _batch_id string"
+FILE_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _parse_error string"
+QUARANTINE_META = "_failed_rules array<string>, _quarantined_at timestamp"
+
+VALIDATION_STRUCT = (
+    "struct<validation_id: string, modality: string, result: string, score: string, "
+    "started_at: string, finished_at: string>"
+)
+BRONZE_EVENTS = (
+    "event_id string, event_type string, event_time string, schema_version string, "
+    "enrollment_id string, national_id string, full_name string, birth_date string, "
+    f"office_id string, channel string, operator_id string, validation {VALIDATION_STRUCT}, "
+    f"{FILE_META}"
+)
+BRONZE_OFFICE_REPORTS = (
+    "report_date string, office_id string, staffed_hours string, appointments_scheduled string, "
+    f"appointments_attended string, notes string, {FILE_META}"
+)
+BRONZE_DEVICE_LOGS = (
+    "device_id string, office_id string, ts string, level string, message string, firmware string, "
+    f"{FILE_META}"
+)
+BRONZE_OFFICES = (
+    "office_id string, name string, region string, district string, opened_on date, "
+    f"updated_at timestamp, {BRONZE_META}"
+)
+BRONZE_OPERATORS = (
+    "operator_id string, office_id string, full_name string, role string, updated_at timestamp, "
+    f"{BRONZE_META}"
+)
+BRONZE_DOCUMENTS = (
+    "path string, size bigint, content_type string, sha256 string, modified_at timestamp, "
+    f"{BRONZE_META}"
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Delta table of the lakehouse."""
+
+    layer: str
+    name: str
+    schema: str
+    description: str
+    keys: tuple[str, ...] = ()
+    comments: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+def _t(full: str, schema: str, description: str, keys: tuple[str, ...] = (),
+       comments: dict[str, str] | None = None) -> Table:
+    layer, name = full.split(".")
+    return Table(layer, name, schema, description, keys, comments or {})
+
+
+_TABLES = [
+    # bronze: shaped like the source, append-only, every record exactly once
+    _t("bronze.enrollment_events", BRONZE_EVENTS, "Enrollment events as they arrived (stream and backfill files)."),
+    _t("bronze.office_reports", BRONZE_OFFICE_REPORTS, "Office daily reports (CSV and Excel) as they arrived."),
+    _t("bronze.offices", BRONZE_OFFICES, "Registry offices, one row per captured change."),
+    _t("bronze.operators", BRONZE_OPERATORS, "Registry operators, one row per captured change."),
+    _t("bronze.device_logs", BRONZE_DEVICE_LOGS, "Device logs as they arrived."),
+    _t("bronze.documents", BRONZE_DOCUMENTS, "Inventory of document files (not their bytes)."),
+    # quarantine: every record that failed a rule
+    _t("quarantine.enrollment_events", f"{BRONZE_EVENTS}, {QUARANTINE_META}", "Enrollment events that failed a rule."),
+    _t("quarantine.office_reports", f"{BRONZE_OFFICE_REPORTS}, {QUARANTINE_META}", "Office report rows that failed a rule."),
+    _t("quarantine.device_logs", f"{BRONZE_DEVICE_LOGS}, {QUARANTINE_META}", "Device log lines that failed a rule."),
+    # silver: typed, validated, de-duplicated, pseudonymized
+    _t(
+        "silver.enrollment_events",
+        "event_id string, event_type string, event_time timestamp, event_date date, schema_version int, "
+        "enrollment_id string, citizen_key string, birth_year int, office_id string, channel string, "
+        "operator_id string, validation_id string, _source string, _ingested_at timestamp, _batch_id string",
+        "One row per valid event_id (first arrival wins).",
+        ("event_id",),
+        {"citizen_key": "HMAC-SHA256 of the national ID under the lakehouse secret key",
+         "event_date": "UTC date of event_time"},
+    ),
+    _t(
+        "silver.biometric_validations",
+        "validation_id string, event_id string, enrollment_id string, citizen_key string, office_id string, "
+        "channel string, event_time timestamp, event_date date, modality string, result string, "
+        "score double, started_at timestamp, finished_at timestamp, duration_ms bigint, _ingested_at timestamp",
+        "One row per validation_id; duration_ms = finished_at - started_at.",
+        ("validation_id",),
+    ),
+    _t(
+        "silver.office_reports",
+        "report_date date, office_id string, staffed_hours double, appointments_scheduled int, "
+        "appointments_attended int, notes string, _source string, _ingested_at timestamp",
+        "One row per (report_date, office_id); the latest file wins.",
+        ("report_date", "office_id"),
+    ),
+    _t(
+        "silver.offices",
+        "office_id string, name string, region string, district string, opened_on date, "
+        "updated_at timestamp, valid_from timestamp, valid_to timestamp, is_current boolean",
+        "Offices as SCD type 2: one row per version, valid from updated_at until the next version.",
+        ("office_id", "valid_from"),
+    ),
+    _t(
+        "silver.device_logs",
+        "device_id string, office_id string, ts timestamp, log_date date, level string, message string, "
+        "firmware string, _source string, _ingested_at timestamp",
+        "Typed device log lines.",
+        ("_source",),
+    ),
+    _t(
+        "silver.documents",
+        "path string, size bigint, content_type string, sha256 string, modified_at timestamp, "
+        "_ingested_at timestamp",
+        "Document inventory: the latest version of each path.",
+        ("path",),
+    ),
+    # gold: facts, dimensions and KPIs
+    _t(
+        "gold.dim_date",
+        "date date, year int, quarter int, month int, day int, day_of_week int, day_name string, "
+        "iso_week int, is_weekend boolean",
+        "Calendar dimension covering every date the facts use.",
+        ("date",),
+    ),
+    _t(
+        "gold.dim_office",
+        "office_key string, office_id string, name string, region string, district string, "
+        "valid_from timestamp, valid_to timestamp, is_current boolean",
+        "Office dimension with history (SCD2) and an UNKNOWN member.",
+        ("office_key",),
+    ),
+    _t(
+        "gold.fct_enrollments",
+        "enrollment_id string, office_id string, region string, channel string, started_at timestamp, "
+        "completed_at timestamp, cancelled_at timestamp, status string, minutes_to_complete double",
+        "One row per enrollment: started, completed, cancelled times, status, minutes to complete.",
+        ("enrollment_id",),
+    ),
+    _t(
+        "gold.fct_biometric_validations",
+        "validation_id string, enrollment_id string, office_id string, region string, channel string, "
+        "event_time timestamp, event_date date, modality string, result string, score double, "
+        "duration_ms bigint",
+        "One row per validation, with the office's region at validation time.",
+        ("validation_id",),
+    ),
+    _t(
+        "gold.kpi_enrollments_daily",
+        "date date, region string, channel string, enrollments_started bigint, "
+        "enrollments_completed bigint, enrollments_cancelled bigint, completion_rate double",
+        "Enrollment events per UTC day, region and channel; completion_rate = completed / started.",
+        ("date", "region", "channel"),
+    ),
+    _t(
+        "gold.kpi_validation_times_daily",
+        "date date, region string, modality string, validations bigint, matches bigint, "
+        "no_matches bigint, errors bigint, match_rate double, p50_ms double, p95_ms double, avg_ms double",
+        "Biometric validations per UTC day, region and modality; times exclude errors.",
+        ("date", "region", "modality"),
+    ),
+    _t(
+        "gold.kpi_office_daily",
+        "date date, office_id string, region string, appointments_scheduled int, appointments_attended int, "
+        "attendance_rate double, staffed_hours double, enrollments_completed bigint, "
+        "completed_per_staffed_hour double",
+        "Office operations per day: reports joined with completed enrollments.",
+        ("date", "office_id"),
+    ),
+    # ops: pipeline runs and quality metrics
+    _t(
+        "ops.pipeline_runs",
+        "run_id string, step string, started_at timestamp, finished_at timestamp, status string, "
+        "rows_in bigint, rows_out bigint, rows_quarantined bigint, delta_versions map<string, bigint>, "
+        "message string",
+        "One row per pipeline step run.",
+        ("run_id", "step"),
+    ),
+    _t(
+        "ops.quality_metrics",
+        "run_id string, recorded_at timestamp, table_name string, rule string, severity string, "
+        "passed bigint, failed bigint, duplicates_dropped bigint",
+        "Rows passing and failing each rule per run; rule '*' carries the table's totals.",
+        ("run_id", "table_name", "rule"),
+    ),
+    _t(
+        "ops.ingested_files",
+        "path string, size bigint, modified_at timestamp, target string, batch_id string, "
+        "ingested_at timestamp, records bigint",
+        "Manifest of landing files ingested into bronze (each exactly once).",
+        ("path",),
+    ),
+]
+
+TABLES: dict[str, Table] = {t.full_name: t for t in _TABLES}
+
+
+def table(full_name: str) -> Table:
+    """Look a table up by `layer.name`; a clear error for an unknown name."""
+    try:
+        return TABLES[full_name]
+    except KeyError:
+        known = ", ".join(sorted(TABLES))
+        raise KeyError(f"unknown table '{full_name}' (known: {known})") from None
+
+
+def table_path(root: str, full_name: str) -> str:
+    t = table(full_name)
+    return f"{root.rstrip('/')}/{t.layer}/{t.name}"
+
+
+def tables_in(layer: str) -> list[Table]:
+    return [t for t in _TABLES if t.layer == layer]

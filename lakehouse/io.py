@@ -41,7 +41,6 @@ def ensure(spark: SparkSession, root: str, name: str) -> None:
             DeltaTable.createIfNotExists(spark)
             .location(path(root, name))
             .addColumns(schema(name))
-            .property("delta.appendOnly", "true" if name.startswith(("bronze.", "quarantine.")) else "false")
             .execute()
         )
 
@@ -58,6 +57,13 @@ def version(spark: SparkSession, root: str, name: str) -> int | None:
         return None
     row = DeltaTable.forPath(spark, path(root, name)).history(1).select("version").first()
     return int(row["version"]) if row else None
+
+
+def last_commit_rows(spark: SparkSession, root: str, name: str) -> int:
+    """Rows the table's latest commit wrote (appends) or inserted (merges)."""
+    row = DeltaTable.forPath(spark, path(root, name)).history(1).select("operationMetrics").first()
+    metrics = row["operationMetrics"] if row else {}
+    return int(metrics.get("numOutputRows") or metrics.get("numTargetRowsInserted") or 0)
 
 
 def conform(df: DataFrame, name: str) -> DataFrame:

@@ -1,0 +1,151 @@
+"""`lakehouse`: the command line. Sub-commands: generate, ingest, silver, gold, run, show, dq.
+
+Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Any
+
+from lakehouse.config import Config, load_config
+from lakehouse.errors import describe
+
+
+def _spark(config: Config) -> Any:
+    from lakehouse.spark import get_spark
+
+    return get_spark(config.spark)
+
+
+def cmd_generate(config: Config, args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from lakehouse.datagen import generate
+    from lakehouse.steps import registry
+
+    settings = config.datagen
+    overrides = {k: getattr(args, k) for k in ("seed", "days", "offices", "enrollments") if getattr(args, k) is not None}
+    settings = dataclasses.replace(settings, **overrides)
+    with registry(config) as endpoint:
+        summary = generate(f"{config.root}/landing", settings, part=args.part, registry=endpoint)
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+    return 0
+
+
+def _print_reports(reports: list[Any]) -> None:
+    for r in reports:
+        print(f"{r.step:<7} {r.status:<10} in={r.rows_in:,} out={r.rows_out:,} quarantined={r.rows_quarantined:,}"
+              f"  {r.message}")
+
+
+def cmd_step(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import steps
+
+    spark = _spark(config)
+    runner = {"ingest": steps.run_ingest, "silver": steps.run_silver, "gold": steps.run_gold}[args.command]
+    _print_reports([runner(spark, config)])
+    return 0
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import report, steps
+
+    spark = _spark(config)
+    reports = steps.run_all(spark, config)
+    print()
+    _print_reports(reports)
+    if not any(r.changed for r in reports):
+        print("\nNothing new: every table is unchanged (idempotent re-run).")
+    if args.summary:
+        counts = report.table_counts(spark, config.root, ("bronze", "silver", "quarantine", "gold"))
+        print("\nTables\n" + report.format_rows(["table", "rows", "version"], counts))
+        print("\nQuarantined records per rule\n" + report.frame_text(report.quarantine_by_rule(spark, config.root)))
+        from lakehouse import io
+        from pyspark.sql import functions as F
+
+        kpi = io.read(spark, config.root, "gold.kpi_enrollments_daily")
+        daily = (kpi.groupBy("date").agg(F.sum("enrollments_started").alias("started"),
+                                         F.sum("enrollments_completed").alias("completed"))
+                 .withColumn("completion_rate", F.round(F.col("completed") / F.col("started"), 3))
+                 .orderBy(F.col("date").desc()))
+        print("\nEnrollments per day (latest 7)\n" + report.frame_text(daily, 7))
+        times = (io.read(spark, config.root, "gold.kpi_validation_times_daily")
+                 .groupBy("modality").agg(F.sum("validations").alias("validations"),
+                                          F.round(F.avg("p50_ms"), 1).alias("mean_daily_p50_ms"),
+                                          F.round(F.avg("p95_ms"), 1).alias("mean_daily_p95_ms"))
+                 .orderBy("modality"))
+        print("\nBiometric validation times by modality\n" + report.frame_text(times))
+    return 0
+
+
+def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import io, report
+    from lakehouse.tables import table
+
+    table(args.table)  # a clear error for an unknown name
+    spark = _spark(config)
+    if not io.exists(spark, config.root, args.table):
+        print(f"{args.table}: not built yet (no Delta table at {io.path(config.root, args.table)})")
+        return 1
+    df = io.read(spark, config.root, args.table)
+    if args.where:
+        df = df.where(args.where)
+    print(report.frame_text(df, args.limit))
+    return 0
+
+
+def cmd_dq(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import report
+
+    spark = _spark(config)
+    print(report.frame_text(report.latest_quality(spark, config.root), 500))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="local", help="conf/<name>.yaml on top of conf/base.yaml (default: local)")
+    p.add_argument("--root", help="storage root (overrides storage.root)")
+    p.add_argument("--verbose", action="store_true", help="show full stack traces on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a synthetic data set to landing/ and the registry database")
+    g.add_argument("--part", choices=["1", "2", "all"], default="all", help="first half, second half, or all")
+    for name in ("seed", "days", "offices", "enrollments"):
+        g.add_argument(f"--{name}", type=int)
+    g.set_defaults(func=cmd_generate)
+    for name, text in (("ingest", "landing files and registry changes -> bronze"),
+                       ("silver", "bronze -> silver and quarantine"), ("gold", "silver -> gold")):
+        sub.add_parser(name, help=text).set_defaults(func=cmd_step)
+    r = sub.add_parser("run", help="everything, end to end")
+    r.add_argument("--no-summary", dest="summary", action="store_false")
+    r.set_defaults(func=cmd_run)
+    s = sub.add_parser("show", help="print a table")
+    s.add_argument("table", help="layer.name, e.g. gold.kpi_enrollments_daily")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--where", help="a filter, e.g. \"region = 'NORTE'\"")
+    s.set_defaults(func=cmd_show)
+    sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        overrides = {"storage.root": args.root} if args.root else None
+        config = load_config(args.config, overrides)
+        return int(args.func(config, args))
+    except KeyboardInterrupt:
+        print("lakehouse: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"lakehouse {args.command}: error: {describe(err)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ops: pipeline runs and quality metrics."""

@@ -1,0 +1,1 @@
+"""Pipeline steps: ingest (landing -> bronze), silver, gold; each idempotent and incremental."""

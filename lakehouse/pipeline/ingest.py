@@ -1,0 +1,122 @@
+"""The ingest step: landing files and registry changes -> bronze, each record exactly once.
+
+Which files are new is read from bronze itself (the `_file` of the rows it holds), so a file's
+rows and the fact that it was ingested commit together in one Delta append: a crash between two
+files, or a re-run, never ingests a file twice or skips one.
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import io
+from lakehouse.bronze.documents import bronze_documents
+from lakehouse.bronze.json_lines import bronze_json_lines
+from lakehouse.bronze.office_reports import parse_report_file
+from lakehouse.ops.runs import StepReport, now
+from lakehouse.sources import landing
+from lakehouse.sources.postgres import Endpoint
+from lakehouse.sources.registry import REGISTRY_COLUMNS, bronze_registry, read_changes
+
+JSON_SOURCES = {"events": "bronze.enrollment_events", "device_logs": "bronze.device_logs"}
+
+
+def _known_files(spark: SparkSession, root: str, table: str, column: str = "_file") -> set[str]:
+    rows = io.read(spark, root, table).select(column).distinct().collect()
+    return {r[column] for r in rows if r[column] is not None}
+
+
+def _append(spark: SparkSession, root: str, table: str, df: DataFrame, report: StepReport,
+            what: str) -> None:
+    io.append(df, root, table)
+    written = io.last_commit_rows(spark, root, table)
+    report.rows_in += written
+    report.rows_out += written
+    report.versions[table] = io.version(spark, root, table) or 0
+    report.progress(f"{table}: {written:,} records from {what}")
+
+
+def _manifest(spark: SparkSession, root: str, table: str, batch_id: str,
+              files: list[landing.LandedFile]) -> None:
+    """`ops.ingested_files`: which file went where, with its record count (for people, not for logic)."""
+    counts = {
+        r["_file"]: r["count"]
+        for r in io.read(spark, root, table).where(F.col("_batch_id") == batch_id)
+        .groupBy("_file").count().collect()
+    }
+    rows = [(f.path, f.size, f.modified_at, table, batch_id, now(), counts.get(f.path, 0)) for f in files]
+    io.append(spark.createDataFrame(rows, io.schema("ops.ingested_files")), root, "ops.ingested_files")
+
+
+def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, report: StepReport) -> None:
+    table = JSON_SOURCES[kind]
+    known = _known_files(spark, root, table)
+    new = [f for f in landing.list_files(spark, root, kind) if f.path not in known]
+    if not new:
+        report.progress(f"{table}: no new files")
+        return
+    report.progress(f"{table}: reading {len(new)} new file(s)")
+    lines = landing.read_lines(spark, [f.path for f in new])
+    _append(spark, root, table, bronze_json_lines(lines, table, batch_id), report, f"{len(new)} file(s)")
+    _manifest(spark, root, table, batch_id, new)
+
+
+def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, report: StepReport) -> None:
+    table = "bronze.office_reports"
+    known = _known_files(spark, root, table)
+    new = [f for f in landing.list_files(spark, root, "office_reports") if f.path not in known]
+    if not new:
+        report.progress(f"{table}: no new files")
+        return
+    rows = []
+    for path, modified_at, content in landing.read_bytes(spark, [f.path for f in new]):
+        rows.extend(parse_report_file(path, modified_at, content))
+    schema = io.schema(table)
+    parsed_fields = [f for f in schema.fields if f.name not in ("_ingested_at", "_batch_id")]
+    frame = spark.createDataFrame(
+        [tuple(r[f.name] for f in parsed_fields) for r in rows],
+        ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in parsed_fields),
+    )
+    frame = frame.withColumn("_ingested_at", F.current_timestamp()).withColumn("_batch_id", F.lit(batch_id))
+    _append(spark, root, table, frame, report, f"{len(new)} file(s)")
+    _manifest(spark, root, table, batch_id, new)
+
+
+def ingest_documents(spark: SparkSession, root: str, batch_id: str, report: StepReport) -> None:
+    table = "bronze.documents"
+    seen = {(r["path"], r["size"], r["modified_at"])
+            for r in io.read(spark, root, table).select("path", "size", "modified_at").collect()}
+    new = [f for f in landing.list_files(spark, root, "documents")
+           if (f.path, f.size, f.modified_at) not in seen]
+    if not new:
+        report.progress(f"{table}: no new or changed documents")
+        return
+    inventory = landing.read_inventory(spark, [f.path for f in new])
+    _append(spark, root, table, bronze_documents(inventory, batch_id), report, f"{len(new)} document(s)")
+
+
+def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id: str,
+                    report: StepReport) -> None:
+    for source in ("offices", "operators"):
+        table = f"bronze.{source}"
+        key = REGISTRY_COLUMNS[source][0]
+        current = io.read(spark, root, table)
+        since = current.agg(F.max("updated_at")).first()[0]  # the stored watermark is bronze's own
+        changes = read_changes(spark, endpoint, source, since)
+        new = changes.join(current.select(key, "updated_at"), [key, "updated_at"], how="left_anti")
+        if new.isEmpty():
+            report.progress(f"{table}: no changes since {since or 'the beginning'}")
+            continue
+        _append(spark, root, table, bronze_registry(new, source, batch_id), report, "the registry")
+
+
+def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, report: StepReport) -> None:
+    """Everything new in the landing folder and the registry, into bronze."""
+    landing.check_landing(spark, root)
+    batch_id = report.run_id
+    for kind in JSON_SOURCES:
+        ingest_json_files(spark, root, kind, batch_id, report)
+    ingest_office_reports(spark, root, batch_id, report)
+    ingest_documents(spark, root, batch_id, report)
+    if endpoint is not None:
+        ingest_registry(spark, root, endpoint, batch_id, report)

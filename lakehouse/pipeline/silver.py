@@ -1,0 +1,167 @@
+"""The silver step: bronze -> silver + quarantine, incrementally.
+
+Record sources (events, office reports, device logs) are read as a Delta stream over their bronze
+table with an `availableNow` trigger: each run processes exactly the bronze rows added since the
+previous run (the checkpoint under `<root>/_checkpoints/` remembers where it stopped), then stops.
+Every write inside a batch is an insert of keys not yet present, so a batch retried after a crash
+writes nothing twice. Small reference tables (offices, documents, the latest office reports) are
+rebuilt from their whole bronze table and synced, which commits only real changes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import io
+from lakehouse.ops.runs import QualityMetric, StepReport
+from lakehouse.quality import rules as R
+from lakehouse.silver import device_logs, documents, events, office_reports, offices
+
+
+@dataclass(frozen=True)
+class SilverSettings:
+    root: str
+    hmac_key: bytes
+    future_tolerance_minutes: int
+
+    def __repr__(self) -> str:  # the key never shows
+        return f"SilverSettings(root={self.root!r})"
+
+
+def checkpoint(root: str, name: str) -> str:
+    return f"{root.rstrip('/')}/_checkpoints/{name}"
+
+
+def _increments(spark: SparkSession, root: str, source: str, name: str,
+                handle: Callable[[DataFrame, int], None]) -> None:
+    """Run `handle` over the bronze rows added since the last run, in micro-batches, then stop."""
+    io.ensure(spark, root, source)
+    query = (
+        spark.readStream.format("delta").load(io.path(root, source))
+        .writeStream.foreachBatch(handle)
+        .option("checkpointLocation", checkpoint(root, name))
+        .trigger(availableNow=True)
+        .queryName(name)
+        .start()
+    )
+    query.awaitTermination()
+
+
+def _rule_metrics(validated: DataFrame, rules: list[R.Rule], table: str) -> list[QualityMetric]:
+    return [QualityMetric(table, r["rule"], r["severity"], int(r["passed"]), int(r["failed"]))
+            for r in R.rule_counts(validated, rules).collect()]
+
+
+def _quarantine(spark: SparkSession, root: str, rows: DataFrame, table: str, report: StepReport) -> int:
+    """Quarantine rows keyed by their source position: a retried batch inserts nothing twice."""
+    inserted = io.insert_new(spark, rows, root, table, ("_source",))
+    if inserted:
+        report.versions[table] = io.version(spark, root, table) or 0
+    report.rows_quarantined += inserted
+    return inserted
+
+
+def _totals(table: str, rows_in: int, out: int, quarantined: int, duplicates: int) -> QualityMetric:
+    return QualityMetric(table, "*", "total", out, quarantined, duplicates)
+
+
+def build_events(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+    """bronze.enrollment_events -> silver.enrollment_events, silver.biometric_validations, quarantine."""
+    rules = R.enrollment_event_rules(s.future_tolerance_minutes)
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        validated = events.validate_enrollment_events(batch, s.future_tolerance_minutes).persist()
+        try:
+            rows_in = validated.count()
+            quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated),
+                                      "quarantine.enrollment_events", report)
+            clean = events.clean_enrollment_events(validated, s.hmac_key).persist()
+            valid = validated.where(F.size("_failed_rules") == 0).count()
+            inserted = io.insert_new(spark, clean, s.root, "silver.enrollment_events", ("event_id",))
+            io.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,
+                          "silver.biometric_validations", ("validation_id",))
+            known_offices = io.read(spark, s.root, "silver.offices").select("office_id").distinct()
+            unknown = clean.join(known_offices, "office_id", how="left_anti").count()
+            clean.unpersist()
+            report.quality.extend(_rule_metrics(validated, rules, "silver.enrollment_events"))
+            report.quality.append(QualityMetric("silver.enrollment_events", "office_known", "warn",
+                                                valid - unknown, unknown))
+            report.quality.append(_totals("silver.enrollment_events", rows_in, inserted, quarantined,
+                                          valid - inserted))
+            report.rows_in += rows_in
+            report.rows_out += inserted
+            for table in ("silver.enrollment_events", "silver.biometric_validations"):
+                report.versions[table] = io.version(spark, s.root, table) or 0
+            report.progress(f"events batch {batch_id}: {rows_in:,} in, {inserted:,} new, "
+                            f"{quarantined:,} quarantined, {valid - inserted:,} duplicates")
+        finally:
+            validated.unpersist()
+
+    _increments(spark, s.root, "bronze.enrollment_events", "silver_enrollment_events", handle)
+
+
+def build_office_reports(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+    """Quarantine the new bronze report rows; rebuild the latest-file-wins silver table if any arrived."""
+    rules = R.office_report_rules()
+    arrived: list[int] = []
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        validated = office_reports.validate_office_reports(batch).persist()
+        rows_in = validated.count()
+        quarantined = _quarantine(spark, s.root, office_reports.quarantine_office_reports(validated),
+                                  "quarantine.office_reports", report)
+        report.quality.extend(_rule_metrics(validated, rules, "silver.office_reports"))
+        report.quality.append(_totals("silver.office_reports", rows_in, rows_in - quarantined, quarantined, 0))
+        report.rows_in += rows_in
+        arrived.append(rows_in)
+        validated.unpersist()
+
+    _increments(spark, s.root, "bronze.office_reports", "silver_office_reports", handle)
+    if arrived or not io.exists(spark, s.root, "silver.office_reports"):
+        latest = office_reports.clean_office_reports(
+            office_reports.validate_office_reports(io.read(spark, s.root, "bronze.office_reports")))
+        _sync(spark, s.root, latest, "silver.office_reports", report)
+
+
+def build_device_logs(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+    rules = R.device_log_rules()
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        validated = device_logs.validate_device_logs(batch).persist()
+        rows_in = validated.count()
+        quarantined = _quarantine(spark, s.root, device_logs.quarantine_device_logs(validated),
+                                  "quarantine.device_logs", report)
+        inserted = io.insert_new(spark, device_logs.clean_device_logs(validated), s.root,
+                                 "silver.device_logs", ("_source",))
+        report.quality.extend(_rule_metrics(validated, rules, "silver.device_logs"))
+        report.quality.append(_totals("silver.device_logs", rows_in, inserted, quarantined, 0))
+        report.rows_in += rows_in
+        report.rows_out += inserted
+        report.versions["silver.device_logs"] = io.version(spark, s.root, "silver.device_logs") or 0
+        validated.unpersist()
+
+    _increments(spark, s.root, "bronze.device_logs", "silver_device_logs", handle)
+
+
+def _sync(spark: SparkSession, root: str, df: DataFrame, table: str, report: StepReport) -> None:
+    if io.sync(spark, df, root, table):
+        report.versions[table] = io.version(spark, root, table) or 0
+        report.progress(f"{table}: updated")
+
+
+def build_reference(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+    """silver.offices (SCD2) and silver.documents, rebuilt from bronze and synced."""
+    _sync(spark, s.root, offices.offices_scd2(io.read(spark, s.root, "bronze.offices")), "silver.offices", report)
+    _sync(spark, s.root, documents.clean_documents(io.read(spark, s.root, "bronze.documents")),
+          "silver.documents", report)
+
+
+def build_silver(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+    """All of silver; offices first, so the `office_known` warning sees this run's offices."""
+    build_reference(spark, s, report)
+    build_events(spark, s, report)
+    build_office_reports(spark, s, report)
+    build_device_logs(spark, s, report)

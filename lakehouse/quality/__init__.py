@@ -1,0 +1,22 @@
+"""Quality rules for the silver layer: rule lists per source, row verdicts and rule counts."""
+from lakehouse.quality.rules import (
+    FAILED_RULES,
+    Rule,
+    device_log_rules,
+    enrollment_event_rules,
+    office_report_rules,
+    passes,
+    rule_counts,
+    with_failed_rules,
+)
+
+__all__ = [
+    "FAILED_RULES",
+    "Rule",
+    "device_log_rules",
+    "enrollment_event_rules",
+    "office_report_rules",
+    "passes",
+    "rule_counts",
+    "with_failed_rules",
+]

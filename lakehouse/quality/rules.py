@@ -1,0 +1,180 @@
+"""Quality rules: named row predicates, the rule lists per source, and how rows are judged.
+
+A rule's expression is TRUE when the row passes; FALSE or NULL is a failure. Rule names are stable:
+quarantine rows and the ops metrics carry them (see DESIGN.md, "Quality rules").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.functions import is_present, is_uuid, parse_count, parse_date, parse_number, parse_timestamp
+
+Severity = Literal["error", "warn"]
+
+FAILED_RULES = "_failed_rules"
+EVENT_TYPES = ("enrollment_started", "enrollment_completed", "enrollment_cancelled", "biometric_validation")
+CHANNELS = ("web", "mobile", "office")
+MODALITIES = ("fingerprint", "face", "iris")
+RESULTS = ("match", "no_match", "error")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One quality rule.
+
+    Attributes:
+        name: the stable rule name, e.g. "event_id_is_uuid".
+        expr: a boolean Column, TRUE when the row passes.
+        severity: "error" sends a failing row to quarantine; "warn" only counts it.
+        prerequisite: when a prerequisite rule fails, the other rules are not evaluated on that
+            row (a record that could not be parsed fails only "record_parseable").
+    """
+
+    name: str
+    expr: Column
+    severity: Severity = "error"
+    prerequisite: bool = False
+
+
+def passes(rule: Rule) -> Column:
+    """TRUE when the row passes `rule`, FALSE otherwise (a null result is a failure)."""
+    return F.coalesce(rule.expr, F.lit(False))
+
+
+def _record_parseable() -> Rule:
+    return Rule("record_parseable", F.col("_parse_error").isNull(), prerequisite=True)
+
+
+def _for_validations(condition: Column) -> Column:
+    # Validation rules apply to biometric_validation events only; other events pass them.
+    return ~F.col("event_type").eqNullSafe("biometric_validation") | condition
+
+
+def _score_in_range() -> Column:
+    score = parse_number(F.col("validation.score"))
+    return F.when(
+        F.col("validation.score").isNull(), F.col("validation.result") == "error"
+    ).otherwise(score.between(0.0, 1.0))
+
+
+def enrollment_event_rules(future_tolerance_minutes: int) -> list[Rule]:
+    """The rules for `bronze.enrollment_events`, in reporting order.
+
+    Args:
+        future_tolerance_minutes: how far after its ingestion time an event may be stamped
+            (clock skew between producers and the lakehouse).
+    """
+    tolerance = F.make_dt_interval(mins=F.lit(future_tolerance_minutes))
+    started = parse_timestamp(F.col("validation.started_at"))
+    finished = parse_timestamp(F.col("validation.finished_at"))
+    return [
+        _record_parseable(),
+        Rule("event_id_is_uuid", is_uuid(F.col("event_id"))),
+        Rule("event_type_known", F.col("event_type").isin(*EVENT_TYPES)),
+        Rule("event_time_parseable", parse_timestamp(F.col("event_time")).isNotNull()),
+        Rule("event_time_not_future", parse_timestamp(F.col("event_time")) <= F.col("_ingested_at") + tolerance),
+        Rule("national_id_format", F.col("national_id").rlike(r"^[0-9]{8}$")),
+        Rule("channel_known", F.col("channel").isin(*CHANNELS)),
+        Rule("office_id_present", is_present(F.col("office_id"))),
+        Rule("validation_present", _for_validations(
+            F.col("validation").isNotNull() & is_present(F.col("validation.validation_id"))
+        )),
+        Rule("modality_known", _for_validations(F.col("validation.modality").isin(*MODALITIES))),
+        Rule("result_known", _for_validations(F.col("validation.result").isin(*RESULTS))),
+        Rule("score_in_range", _for_validations(_score_in_range())),
+        Rule("finished_after_started", _for_validations(
+            started.isNotNull() & finished.isNotNull() & (finished >= started)
+        )),
+    ]
+
+
+def office_report_rules() -> list[Rule]:
+    """The rules for `bronze.office_reports`, in reporting order."""
+    scheduled = parse_count(F.col("appointments_scheduled"))
+    attended = parse_count(F.col("appointments_attended"))
+    hours = parse_number(F.col("staffed_hours"))
+    return [
+        _record_parseable(),
+        Rule("report_date_parseable", parse_date(F.col("report_date")).isNotNull()),
+        Rule("office_id_present", is_present(F.col("office_id"))),
+        Rule("counts_non_negative", (scheduled >= 0) & (attended >= 0) & (hours >= 0)),
+        Rule("attended_not_above_scheduled", attended <= scheduled),
+    ]
+
+
+def device_log_rules() -> list[Rule]:
+    """The rules for `bronze.device_logs`, in reporting order."""
+    return [
+        _record_parseable(),
+        Rule("device_id_present", is_present(F.col("device_id"))),
+        Rule("ts_parseable", parse_timestamp(F.col("ts")).isNotNull()),
+    ]
+
+
+def _failed_names(rules: list[Rule]) -> Column:
+    names = F.array(*[F.when(~passes(r), F.lit(r.name)) for r in rules]) if rules else F.array()
+    return F.filter(names.cast("array<string>"), lambda name: name.isNotNull())
+
+
+def _all(checks: list[Column]) -> Column:
+    result = F.lit(True)
+    for check in checks:
+        result = result & check
+    return result
+
+
+def with_failed_rules(df: DataFrame, rules: list[Rule]) -> DataFrame:
+    """Add `_failed_rules`: the names of the error rules the row fails, in list order.
+
+    A row failing a prerequisite rule fails only the prerequisites. Warn rules never appear.
+
+    Example:
+        a row with event_id "x" and channel "fax" -> `_failed_rules` = ["event_id_is_uuid", "channel_known"];
+        a row with `_parse_error` set -> ["record_parseable"]; a good row -> [].
+    """
+    errors = [r for r in rules if r.severity == "error"]
+    prerequisites = [r for r in errors if r.prerequisite]
+    return df.withColumn(
+        FAILED_RULES,
+        F.when(_all([passes(r) for r in prerequisites]), _failed_names(errors))
+        .otherwise(_failed_names(prerequisites)),
+    )
+
+
+def rule_counts(validated_df: DataFrame, rules: list[Rule]) -> DataFrame:
+    """Count the rows passing and failing each rule (a pure aggregation; the caller collects it).
+
+    A rule is evaluated on the rows whose prerequisite rules pass (the prerequisites themselves on
+    every row), so for an error rule `failed` equals the rows whose `_failed_rules` names it.
+
+    Returns:
+        One row per rule: `rule string, severity string, passed long, failed long`.
+        Example: 3 rows, one with `_parse_error` set -> ("record_parseable", "error", 2, 1) and, for
+        every other rule, passed + failed = 2.
+    """
+    gate = _all([passes(r) for r in rules if r.prerequisite])
+    aggregates = []
+    for i, rule in enumerate(rules):
+        evaluated = F.lit(True) if rule.prerequisite else gate
+        aggregates += [
+            F.count_if(evaluated & passes(rule)).alias(f"passed_{i}"),
+            F.count_if(evaluated & ~passes(rule)).alias(f"failed_{i}"),
+        ]
+    per_rule = F.array(*[
+        F.struct(
+            F.lit(r.name).alias("rule"),
+            F.lit(r.severity).alias("severity"),
+            F.col(f"passed_{i}").cast("long").alias("passed"),
+            F.col(f"failed_{i}").cast("long").alias("failed"),
+        )
+        for i, r in enumerate(rules)
+    ])
+    return (
+        validated_df.agg(*aggregates)
+        .select(F.inline(per_rule))
+        .select("rule", "severity", "passed", "failed")
+    )

@@ -1,0 +1,43 @@
+"""Silver transformations: typed, validated, de-duplicated, pseudonymized entities.
+
+Each module holds the pure DataFrame -> DataFrame functions of one source; this package module holds
+the few shapes they share (first row per key, valid rows, quarantine rows).
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse.io import conform, schema
+from lakehouse.quality.rules import FAILED_RULES
+
+# First arrival: the earliest ingestion, ties broken by source position.
+FIRST_ARRIVAL: tuple[Column, ...] = (F.col("_ingested_at").asc(), F.col("_source").asc())
+
+
+def first_per_key(df: DataFrame, keys: list[str], order: list[Column] | tuple[Column, ...]) -> DataFrame:
+    """Keep one row per `keys`: the first under `order` (same columns as `df`).
+
+    Example:
+        keys ["event_id"], order FIRST_ARRIVAL: (e1, 09:00, "b"), (e1, 08:00, "a") -> (e1, 08:00, "a").
+    """
+    rank = F.row_number().over(Window.partitionBy(*keys).orderBy(*order))
+    return df.withColumn("_rank", rank).filter(F.col("_rank") == 1).drop("_rank")
+
+
+def valid_rows(validated: DataFrame) -> DataFrame:
+    """The rows of a validated frame that failed no error rule."""
+    return validated.filter(F.size(FAILED_RULES) == 0)
+
+
+def quarantine_rows(validated: DataFrame, quarantine_table: str) -> DataFrame:
+    """The rows that failed an error rule, stamped `_quarantined_at`, in `quarantine_table`'s schema."""
+    return conform(
+        validated.filter(F.size(FAILED_RULES) > 0).withColumn("_quarantined_at", F.current_timestamp()),
+        quarantine_table,
+    )
+
+
+def bronze_columns(bronze: DataFrame, bronze_table: str) -> DataFrame:
+    """Select the registered bronze columns, as they are (extra columns are left out)."""
+    return bronze.select(*schema(bronze_table).fieldNames())

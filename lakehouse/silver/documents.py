@@ -1,0 +1,30 @@
+"""Document inventory: the latest known version of each document file."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.io import conform
+from lakehouse.silver import first_per_key
+
+LATEST = (F.col("_ingested_at").desc(), F.col("modified_at").desc())
+
+
+def clean_documents(bronze_documents: DataFrame) -> DataFrame:
+    """The latest inventory row of each document path.
+
+    Grain: one row per `path`; the latest `_ingested_at` wins, then the latest `modified_at`.
+
+    Args:
+        bronze_documents: rows in the `bronze.documents` schema.
+
+    Returns:
+        Rows in the `silver.documents` schema. Example: ("a.pdf", 10 bytes, ingested day 1),
+        ("a.pdf", 12 bytes, ingested day 2) -> ("a.pdf", 12, ...).
+    """
+    return conform(
+        bronze_documents.transform(first_per_key, ["path"], LATEST).select(
+            "path", "size", "content_type", "sha256", "modified_at", "_ingested_at"
+        ),
+        "silver.documents",
+    )

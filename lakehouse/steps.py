@@ -1,0 +1,72 @@
+"""Steps as users and jobs call them: config in, a recorded `StepReport` out.
+
+The CLI, the `jobs/` entry points and notebooks all go through these functions.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Config
+from lakehouse.errors import describe
+from lakehouse.ops.runs import StepReport, new_run_id, record
+from lakehouse.pipeline.gold import build_gold
+from lakehouse.pipeline.ingest import ingest
+from lakehouse.pipeline.silver import SilverSettings, build_silver
+from lakehouse.security.secrets import resolve
+from lakehouse.sources.postgres import Endpoint, registry_endpoint
+
+
+@contextlib.contextmanager
+def registry(config: Config) -> Iterator[Endpoint]:
+    password = resolve(config.registry.password).decode() if config.registry.password else None
+    with registry_endpoint(config.registry, password) as endpoint:
+        yield endpoint
+
+
+def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepReport], None],
+          run_id: str | None = None) -> StepReport:
+    report = StepReport(run_id or new_run_id(name), name)
+    report.progress("started")
+    try:
+        work(report)
+    except BaseException as err:
+        report.status, report.message = "failed", describe(err)
+        with contextlib.suppress(Exception):
+            record(spark, config.root, report)
+        raise
+    report.status = "succeeded" if report.changed else "no_change"
+    report.message = "changed " + ", ".join(sorted(report.versions)) if report.changed else "nothing new"
+    record(spark, config.root, report)
+    report.progress(f"{report.status}: {report.message}")
+    return report
+
+
+def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
+    def work(report: StepReport) -> None:
+        with registry(config) as endpoint:
+            ingest(spark, config.root, endpoint, report)
+
+    return _step(spark, config, "ingest", work, run_id)
+
+
+def silver_settings(config: Config) -> SilverSettings:
+    return SilverSettings(config.root, resolve(config.security.hmac_key),
+                          config.quality.future_tolerance_minutes)
+
+
+def run_silver(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
+    settings = silver_settings(config)
+    return _step(spark, config, "silver", lambda report: build_silver(spark, settings, report), run_id)
+
+
+def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
+    return _step(spark, config, "gold", lambda report: build_gold(spark, config.root, report), run_id)
+
+
+def run_all(spark: SparkSession, config: Config) -> list[StepReport]:
+    """Everything, end to end: ingest, silver, gold, under one run id."""
+    run_id = new_run_id("run")
+    return [run_ingest(spark, config, run_id), run_silver(spark, config, run_id), run_gold(spark, config, run_id)]

@@ -47,7 +47,7 @@ def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkS
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.default.parallelism": str(max(2, settings.shuffle_partitions)),
         "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "true",
+        "spark.ui.showConsoleProgress": "true" if sys.stderr.isatty() else "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.stalenessLimit": "0",

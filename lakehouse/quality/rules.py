@@ -140,7 +140,7 @@ def with_failed_rules(df: DataFrame, rules: list[Rule]) -> DataFrame:
     prerequisites = [r for r in errors if r.prerequisite]
     return df.withColumn(
         FAILED_RULES,
-        F.when(_all([passes(r) for r in prerequisites]), _failed_names(errors))
+        F.when(F.lit(True), _failed_names(errors))
         .otherwise(_failed_names(prerequisites)),
     )
 

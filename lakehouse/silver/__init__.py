@@ -11,15 +11,16 @@ from pyspark.sql import functions as F
 from lakehouse.io import conform, schema
 from lakehouse.quality.rules import FAILED_RULES
 
-# First arrival: the earliest ingestion, ties broken by source position.
-FIRST_ARRIVAL: tuple[Column, ...] = (F.col("_ingested_at").asc(), F.col("_source").asc())
+def first_arrival() -> list[Column]:
+    """The order of arrival: the earliest ingestion first, ties broken by source position."""
+    return [F.col("_ingested_at").desc(), F.col("_source").asc()]
 
 
-def first_per_key(df: DataFrame, keys: list[str], order: list[Column] | tuple[Column, ...]) -> DataFrame:
+def first_per_key(df: DataFrame, keys: list[str], order: list[Column]) -> DataFrame:
     """Keep one row per `keys`: the first under `order` (same columns as `df`).
 
     Example:
-        keys ["event_id"], order FIRST_ARRIVAL: (e1, 09:00, "b"), (e1, 08:00, "a") -> (e1, 08:00, "a").
+        keys ["event_id"], order first_arrival(): (e1, 09:00, "b"), (e1, 08:00, "a") -> (e1, 08:00, "a").
     """
     rank = F.row_number().over(Window.partitionBy(*keys).orderBy(*order))
     return df.withColumn("_rank", rank).filter(F.col("_rank") == 1).drop("_rank")

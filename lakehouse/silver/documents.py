@@ -1,13 +1,16 @@
 """Document inventory: the latest known version of each document file."""
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.io import conform
 from lakehouse.silver import first_per_key
 
-LATEST = (F.col("_ingested_at").desc(), F.col("modified_at").desc())
+
+
+def _latest() -> list[Column]:
+    return [F.col("_ingested_at").desc(), F.col("modified_at").desc()]
 
 
 def clean_documents(bronze_documents: DataFrame) -> DataFrame:
@@ -23,7 +26,7 @@ def clean_documents(bronze_documents: DataFrame) -> DataFrame:
         ("a.pdf", 12 bytes, ingested day 2) -> ("a.pdf", 12, ...).
     """
     return conform(
-        bronze_documents.transform(first_per_key, ["path"], LATEST).select(
+        bronze_documents.transform(first_per_key, ["path"], _latest()).select(
             "path", "size", "content_type", "sha256", "modified_at", "_ingested_at"
         ),
         "silver.documents",

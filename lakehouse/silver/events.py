@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 from lakehouse.functions import citizen_key, parse_date, parse_number, parse_timestamp
 from lakehouse.io import conform
 from lakehouse.quality.rules import enrollment_event_rules, with_failed_rules
-from lakehouse.silver import FIRST_ARRIVAL, bronze_columns, first_per_key, quarantine_rows, valid_rows
+from lakehouse.silver import bronze_columns, first_arrival, first_per_key, quarantine_rows, valid_rows
 
 BRONZE = "bronze.enrollment_events"
 
@@ -51,7 +51,7 @@ def clean_enrollment_events(validated: DataFrame, hmac_key: bytes) -> DataFrame:
     event_time = parse_timestamp(F.col("event_time"))
     return conform(
         valid_rows(validated)
-        .transform(first_per_key, ["event_id"], FIRST_ARRIVAL)
+        .transform(first_per_key, ["event_id"], first_arrival())
         .select(
             "event_id",
             "event_type",
@@ -95,7 +95,7 @@ def clean_biometric_validations(validated: DataFrame, hmac_key: bytes) -> DataFr
         valid_rows(validated)
         .filter(F.col("event_type") == "biometric_validation")
         .withColumn("validation_id", F.col("validation.validation_id"))
-        .transform(first_per_key, ["validation_id"], FIRST_ARRIVAL)
+        .transform(first_per_key, ["validation_id"], first_arrival())
         .select(
             "validation_id",
             "event_id",

@@ -1,7 +1,7 @@
 """Office daily reports: validation, the clean report per office and day, and the quarantine."""
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.functions import parse_count, parse_date, parse_number
@@ -10,13 +10,11 @@ from lakehouse.quality.rules import office_report_rules, with_failed_rules
 from lakehouse.silver import bronze_columns, first_per_key, quarantine_rows, valid_rows
 
 BRONZE = "bronze.office_reports"
-# A later file replaces an earlier one; ties fall to the later modification, then the names.
-LATEST_FILE = (
-    F.col("_ingested_at").desc(),
-    F.col("_file_modified_at").desc(),
-    F.col("_file").desc(),
-    F.col("_source").desc(),
-)
+
+
+def latest_file() -> list[Column]:
+    """A later file replaces an earlier one; ties fall to the later modification, then the names."""
+    return [F.col(c).desc() for c in ("_ingested_at", "_file_modified_at", "_file", "_source")]
 
 
 def validate_office_reports(bronze: DataFrame) -> DataFrame:
@@ -45,7 +43,7 @@ def clean_office_reports(validated: DataFrame) -> DataFrame:
     return (
         valid_rows(validated)
         .withColumn("report_date", parse_date(F.col("report_date")))
-        .transform(first_per_key, ["report_date", "office_id"], LATEST_FILE)
+        .transform(first_per_key, ["report_date", "office_id"], latest_file())
         .select(
             "report_date",
             "office_id",

@@ -5,7 +5,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse.io import conform
-from lakehouse.silver import FIRST_ARRIVAL, first_per_key
+from lakehouse.silver import first_arrival, first_per_key
 
 
 def offices_scd2(bronze_offices: DataFrame) -> DataFrame:
@@ -25,7 +25,7 @@ def offices_scd2(bronze_offices: DataFrame) -> DataFrame:
     """
     next_version = F.lead("updated_at").over(Window.partitionBy("office_id").orderBy("updated_at"))
     return conform(
-        bronze_offices.transform(first_per_key, ["office_id", "updated_at"], FIRST_ARRIVAL)
+        bronze_offices.transform(first_per_key, ["office_id", "updated_at"], first_arrival())
         .select(
             "office_id",
             "name",

@@ -159,20 +159,22 @@ class EmbeddedPostgres:
                 raise SourceError(f"embedded PostgreSQL did not start in {self.data_dir}: {tail}") from None
             self._started_here = True
         self.port = port
-        admin = Endpoint("127.0.0.1", port, "postgres", "postgres")
-        self._ensure_role_and_database(admin)
-        return Endpoint("127.0.0.1", port, self.database, self.user)
+        return self.database_endpoint(self.database)
 
-    def _ensure_role_and_database(self, admin: Endpoint) -> None:
+    def database_endpoint(self, database: str) -> Endpoint:
+        """The endpoint of `database` on this server, creating the role and the database if needed."""
         import psycopg
         from psycopg import sql
 
+        assert self.port is not None, "start() the server first"
+        admin = Endpoint("127.0.0.1", self.port, "postgres", "postgres")
         with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.user,)).fetchone():
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(self.user)))
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone():
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(self.database), sql.Identifier(self.user)))
+                    sql.Identifier(database), sql.Identifier(self.user)))
+        return Endpoint("127.0.0.1", self.port, database, self.user)
 
     def stop(self) -> None:
         if not self._started_here:

@@ -38,14 +38,8 @@ NULLED = {c: None for c in ("event_id", "event_type", "event_time", "schema_vers
 
 
 def _rows(spark: SparkSession, ddl: str, base: dict[str, Any], rows: list[dict[str, Any]]) -> DataFrame:
-    columns = [f.name for f in schema_of(ddl)]
+    columns = spark.createDataFrame([], ddl).columns
     return spark.createDataFrame([tuple({**base, **r}[c] for c in columns) for r in rows], ddl)
-
-
-def schema_of(ddl: str) -> list[Any]:
-    from pyspark.sql.types import _parse_datatype_string
-
-    return _parse_datatype_string(ddl).fields  # type: ignore[attr-defined, no-any-return]
 
 
 def _validation(**changes: str | None) -> tuple[str | None, ...]:
@@ -183,17 +177,18 @@ def test_device_log_rules(spark: SparkSession) -> None:
     ]), ignore_nullable=True, ignore_row_order=True)
 
 
-NOTES_PRESENT = Rule("notes_present", is_present(F.col("notes")), severity="warn")
+def _notes_present() -> Rule:
+    return Rule("notes_present", is_present(F.col("notes")), severity="warn")
 
 
 def test_warn_rules_never_quarantine(spark: SparkSession) -> None:
     bronze = _rows(spark, BRONZE_OFFICE_REPORTS, REPORT, [{"_source": "no_notes", "notes": None}])
-    validated = with_failed_rules(bronze, [*office_report_rules(), NOTES_PRESENT])
+    validated = with_failed_rules(bronze, [*office_report_rules(), _notes_present()])
     assert_df_equality(_failed(validated), _expected(spark, [("no_notes", [])]), ignore_nullable=True)
 
 
 def test_rule_counts_count_rows_per_rule(spark: SparkSession) -> None:
-    rules = [*office_report_rules(), NOTES_PRESENT]
+    rules = [*office_report_rules(), _notes_present()]
     bronze = _rows(spark, BRONZE_OFFICE_REPORTS, REPORT, [
         {"_source": "good", "notes": "all fine"},
         {"_source": "wrong_column_count", "_parse_error": "expected 6 columns, got 7", "report_date": None},

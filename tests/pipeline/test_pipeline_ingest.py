@@ -1,0 +1,90 @@
+"""The ingest step against real files, real Delta and a real PostgreSQL registry."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import io
+from lakehouse.errors import SourceError
+from lakehouse.ops.runs import StepReport
+from lakehouse.pipeline.ingest import ingest
+from lakehouse.sources.postgres import Endpoint, connect
+
+EVENT = ('{"event_id": "%s", "event_type": "enrollment_started", "event_time": "2026-10-01T10:00:00.000Z", '
+         '"schema_version": 1, "enrollment_id": "en-1", "national_id": "12345678", "full_name": "A B", '
+         '"birth_date": "1990-01-01", "office_id": "OF-0001", "channel": "office", "operator_id": "OP-1", '
+         '"validation": null}')
+HEADER = "report_date,office_id,staffed_hours,appointments_scheduled,appointments_attended,notes"
+
+
+def _write(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+
+
+def _landing(root: Path) -> None:
+    land = root / "landing"
+    _write(land / "events" / "e-001.jsonl", "\n".join([EVENT % "a1", EVENT % "a2", "{oops"]) + "\n")
+    _write(land / "office_reports" / "r-001.csv", f"{HEADER}\n2026-10-01,OF-0001,8,20,18,\n2026-10-01,OF-0002,8\n")
+    _write(land / "office_reports" / "r-002.xlsx", b"this is not a workbook")
+    _write(land / "device_logs" / "d-001.jsonl", '{"device_id": "D1", "ts": "2026-10-01T08:00:00Z"}\n')
+    _write(land / "documents" / "2026" / "scan.pdf", b"%PDF-1.4 tiny")
+
+
+def _offices(endpoint: Endpoint, rows: list[tuple]) -> None:
+    with connect(endpoint) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO offices VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (office_id) DO UPDATE "
+            "SET region = EXCLUDED.region, updated_at = EXCLUDED.updated_at", rows)
+
+
+def _ingest(spark: SparkSession, root: Path, endpoint: Endpoint | None, run: str) -> StepReport:
+    report = StepReport(run, "ingest")
+    ingest(spark, str(root), endpoint, report)
+    return report
+
+
+def test_every_record_once_and_a_rerun_ingests_nothing(spark: SparkSession, tmp_path: Path,
+                                                       registry_db: Endpoint) -> None:
+    _landing(tmp_path)
+    _offices(registry_db, [("OF-0001", "Centro 1", "CENTRO", "D1", "2020-01-01", "2026-09-01T00:00:00+00")])
+    first = _ingest(spark, tmp_path, registry_db, "run-1")
+    # 3 event lines + 2 CSV rows + 1 unreadable workbook + 1 log + 1 document + 1 office = 9
+    assert first.rows_in == 9
+    events = io.read(spark, str(tmp_path), "bronze.enrollment_events")
+    assert events.count() == 3
+    assert events.where(F.col("_parse_error").isNotNull()).count() == 1
+    reports = io.read(spark, str(tmp_path), "bronze.office_reports").orderBy("_source").collect()
+    assert [r["_parse_error"] is None for r in reports] == [True, False, False]
+
+    versions = {t: io.version(spark, str(tmp_path), t) for t in
+                ("bronze.enrollment_events", "bronze.office_reports", "bronze.offices", "bronze.documents")}
+    second = _ingest(spark, tmp_path, registry_db, "run-2")
+    assert second.rows_in == 0 and not second.changed
+    assert {t: io.version(spark, str(tmp_path), t) for t in versions} == versions
+
+
+def test_new_files_and_registry_changes_are_picked_up_incrementally(spark: SparkSession, tmp_path: Path,
+                                                                    registry_db: Endpoint) -> None:
+    _landing(tmp_path)
+    _offices(registry_db, [("OF-0001", "Centro 1", "CENTRO", "D1", "2020-01-01", "2026-09-01T00:00:00+00"),
+                           ("OF-0002", "Sur 2", "SUR", "D2", "2020-01-01", "2026-09-01T00:00:00+00")])
+    _ingest(spark, tmp_path, registry_db, "run-1")
+    _write(tmp_path / "landing" / "events" / "e-002.jsonl", EVENT % "b1" + "\n")
+    _offices(registry_db, [("OF-0002", "Sur 2", "NORTE", "D2", "2020-01-01", "2026-10-15T12:00:00+00")])
+    report = _ingest(spark, tmp_path, registry_db, "run-2")
+    assert report.rows_in == 2  # one new event line, one office change
+    offices = io.read(spark, str(tmp_path), "bronze.offices").where("office_id = 'OF-0002'")
+    assert sorted((r["region"], r["updated_at"]) for r in offices.collect()) == [
+        ("NORTE", datetime(2026, 10, 15, 12, 0)), ("SUR", datetime(2026, 9, 1, 0, 0))]
+    sources = io.read(spark, str(tmp_path), "bronze.enrollment_events").where("_batch_id = 'run-2'")
+    assert [r["event_id"] for r in sources.collect()] == ["b1"]
+
+
+def test_missing_landing_folder_is_a_clear_error(spark: SparkSession, tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="landing folder not found"):
+        _ingest(spark, tmp_path / "nowhere", None, "run-x")

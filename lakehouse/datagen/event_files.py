@@ -114,28 +114,38 @@ def plan_events(rng: random.Random, world: World, enrollments: int, per_case: in
         event.payload["producer_version"] = "2.4.0"
         plant("unknown_extra_field", event)
 
-    # Late events and duplicates: the first of each crosses from part 1 into part 2.
-    def later_day(day: int, crossing: bool) -> int:
-        if crossing:
-            return period.half + rng.randrange(min(3, period.days - period.half))
-        return min(period.days - 1, day + rng.randint(1, 3))
+    # Late events and duplicates: the first of each crosses from part 1 into part 2 (a part-2 file
+    # carrying a part-1 date); the others stay within part 2 (odd) or part 1 (even) when they can.
+    def lag(n: int) -> tuple[range, int]:
+        """The days a source event may come from, and the last day its file may be on."""
+        half, days = period.half, period.days
+        if n == 0:
+            return range(0, half), half + min(2, days - half - 1)
+        if n % 2 == 1 and days - half >= 2:
+            return range(half, days - 1), days - 1
+        if n % 2 == 0 and half >= 2:
+            return range(0, half - 1), half - 1
+        return range(0, days - 1), days - 1
 
     late: dict[str, int] = {}
     copies: list[tuple[Event, int]] = []
     for n in range(per_case):
-        event = take(lambda e: period.day_of(e.time) < (period.half if n == 0 else period.days - 1))
-        late[event.event_id] = later_day(period.day_of(event.time), n == 0)
-        planted.append(("late_events", late[event.event_id], event.event_id))
-        event = take(lambda e: period.day_of(e.time) < (period.half if n == 0 else period.days - 1))
-        copies.append((event, later_day(period.day_of(event.time), n == 0)))
-        planted.append(("duplicate_events", copies[-1][1], event.event_id))
+        sources, last = lag(n)
+        for key in ("late_events", "duplicate_events"):
+            event = take(lambda e: period.day_of(e.time) in sources)
+            day = period.day_of(event.time)
+            target = rng.randint(period.half, last) if n == 0 else min(last, day + rng.randint(1, 3))
+            planted.append((key, target, event.event_id))
+            if key == "late_events":
+                late[event.event_id] = target
+            else:
+                copies.append((event, target))
 
     files = _day_files(world, [e for e in normal + extra if e.event_id not in late], invalid)
     by_day: dict[int, list[EventFile]] = {}
     for f in files:
         by_day.setdefault(f.day, []).append(f)
-    out_of_order = {e.event_id for e in plain[: per_case * 3]}
-    _shuffle_some(rng, files, out_of_order, per_case, planted)
+    _shuffle_some(rng, files, {e.event_id for e in plain}, per_case, planted)
     for event in normal:
         if event.event_id in late:
             _insert(rng, by_day[late[event.event_id]], _item(event, True))

@@ -6,6 +6,7 @@ quarantine rows and the ops metrics carry them (see DESIGN.md, "Quality rules").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 from typing import Literal
 
 from pyspark.sql import Column, DataFrame
@@ -22,7 +23,7 @@ MODALITIES = ("fingerprint", "face", "iris")
 RESULTS = ("match", "no_match", "error")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a Column has no value equality
 class Rule:
     """One quality rule.
 
@@ -120,11 +121,9 @@ def _failed_names(rules: list[Rule]) -> Column:
     return F.filter(names.cast("array<string>"), lambda name: name.isNotNull())
 
 
-def _all(checks: list[Column]) -> Column:
-    result = F.lit(True)
-    for check in checks:
-        result = result & check
-    return result
+def _prerequisites_pass(rules: list[Rule]) -> Column:
+    """TRUE when the row passes every prerequisite rule, so the other rules apply to it."""
+    return reduce(lambda a, b: a & b, [passes(r) for r in rules if r.prerequisite], F.lit(True))
 
 
 def with_failed_rules(df: DataFrame, rules: list[Rule]) -> DataFrame:
@@ -137,11 +136,10 @@ def with_failed_rules(df: DataFrame, rules: list[Rule]) -> DataFrame:
         a row with `_parse_error` set -> ["record_parseable"]; a good row -> [].
     """
     errors = [r for r in rules if r.severity == "error"]
-    prerequisites = [r for r in errors if r.prerequisite]
     return df.withColumn(
         FAILED_RULES,
-        F.when(F.lit(True), _failed_names(errors))
-        .otherwise(_failed_names(prerequisites)),
+        F.when(_prerequisites_pass(rules), _failed_names(errors))
+        .otherwise(_failed_names([r for r in errors if r.prerequisite])),
     )
 
 
@@ -151,12 +149,16 @@ def rule_counts(validated_df: DataFrame, rules: list[Rule]) -> DataFrame:
     A rule is evaluated on the rows whose prerequisite rules pass (the prerequisites themselves on
     every row), so for an error rule `failed` equals the rows whose `_failed_rules` names it.
 
+    Args:
+        validated_df: rows carrying the columns the rules read (e.g. `validate_*` output).
+        rules: the rules to count, at least one.
+
     Returns:
         One row per rule: `rule string, severity string, passed long, failed long`.
         Example: 3 rows, one with `_parse_error` set -> ("record_parseable", "error", 2, 1) and, for
         every other rule, passed + failed = 2.
     """
-    gate = _all([passes(r) for r in rules if r.prerequisite])
+    gate = _prerequisites_pass(rules)
     aggregates = []
     for i, rule in enumerate(rules):
         evaluated = F.lit(True) if rule.prerequisite else gate

@@ -13,7 +13,7 @@ from lakehouse.quality.rules import FAILED_RULES
 
 def first_arrival() -> list[Column]:
     """The order of arrival: the earliest ingestion first, ties broken by source position."""
-    return [F.col("_ingested_at").desc(), F.col("_source").asc()]
+    return [F.col("_ingested_at").asc(), F.col("_source").asc()]
 
 
 def first_per_key(df: DataFrame, keys: list[str], order: list[Column]) -> DataFrame:

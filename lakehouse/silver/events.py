@@ -1,4 +1,7 @@
-"""Enrollment events: validation, the clean event and validation entities, and the quarantine."""
+"""Enrollment events: validation, the clean event and validation entities, and the quarantine.
+
+`event_date` is `to_date` of the UTC `event_time`: the session time zone is UTC (lakehouse.spark).
+"""
 from __future__ import annotations
 
 from pyspark.sql import DataFrame

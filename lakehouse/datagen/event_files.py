@@ -7,6 +7,7 @@ placed in their own day's file, in order.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -57,7 +58,7 @@ def plan_events(rng: random.Random, world: World, enrollments: int, per_case: in
     plain = list(normal)  # valid events no hard case has touched yet
     rng.shuffle(plain)
 
-    def take(condition) -> Event:  # type: ignore[no-untyped-def]
+    def take(condition: Callable[[Event], bool]) -> Event:
         for index, event in enumerate(plain):
             if condition(event):
                 return plain.pop(index)

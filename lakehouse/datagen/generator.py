@@ -116,8 +116,9 @@ def _check(settings: DatagenConfig, part: str) -> datetime:
     if settings.offices > 9998:
         raise ValueError("datagen.offices must be below 9999 (OF-9999 is the planted unknown office)")
     try:
-        start = date.fromisoformat(settings.start_date)
-    except ValueError:
+        given: Any = settings.start_date  # YAML may have parsed an unquoted date already
+        start = given if isinstance(given, date) else date.fromisoformat(given)
+    except (TypeError, ValueError):
         raise ValueError(f"datagen.start_date must be YYYY-MM-DD; got {settings.start_date!r}") from None
     return datetime.combine(start, time(0), tzinfo=timezone.utc)
 

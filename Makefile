@@ -27,8 +27,12 @@ $(JARS)/.done: jvm/pom.xml
 
 jars: $(JARS)/.done
 
+# The first half of the month, a run, the second half (late events, a replaced report, an office
+# that moves region), another run with the summary. A second `make demo` changes nothing.
 demo: setup
-	$(BIN)/lakehouse generate
+	$(BIN)/lakehouse generate --part 1
+	$(BIN)/lakehouse run --no-summary
+	$(BIN)/lakehouse generate --part 2
 	$(BIN)/lakehouse run
 
 test: setup

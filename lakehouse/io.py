@@ -53,10 +53,15 @@ def read(spark: SparkSession, root: str, name: str) -> DataFrame:
 
 
 def version(spark: SparkSession, root: str, name: str) -> int | None:
-    if not exists(spark, root, name):
+    """The table's latest Delta version, from its log's file names (no Spark job), or None."""
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.hadoop.fs.Path(f"{path(root, name)}/_delta_log")  # type: ignore[union-attr]
+    fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    if not fs.exists(log):
         return None
-    row = DeltaTable.forPath(spark, path(root, name)).history(1).select("version").first()
-    return int(row["version"]) if row else None
+    commits = [int(s.getPath().getName()[:-5]) for s in fs.listStatus(log)
+               if s.getPath().getName().endswith(".json") and s.getPath().getName()[:-5].isdigit()]
+    return max(commits) if commits else None
 
 
 def last_commit_rows(spark: SparkSession, root: str, name: str) -> int:

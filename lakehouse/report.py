@@ -49,8 +49,8 @@ def format_rows(header: list[str], rows: list[tuple]) -> str:
     cells = [[("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
                else f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
 
 

@@ -75,7 +75,8 @@ _TABLES = [
     _t("bronze.documents", BRONZE_DOCUMENTS, "Inventory of document files (not their bytes)."),
     # quarantine: every record that failed a rule
     _t("quarantine.enrollment_events", f"{BRONZE_EVENTS}, {QUARANTINE_META}", "Enrollment events that failed a rule."),
-    _t("quarantine.office_reports", f"{BRONZE_OFFICE_REPORTS}, {QUARANTINE_META}", "Office report rows that failed a rule."),
+    _t("quarantine.office_reports", f"{BRONZE_OFFICE_REPORTS}, {QUARANTINE_META}",
+       "Office report rows that failed a rule."),
     _t("quarantine.device_logs", f"{BRONZE_DEVICE_LOGS}, {QUARANTINE_META}", "Device log lines that failed a rule."),
     # silver: typed, validated, de-duplicated, pseudonymized
     _t(
@@ -181,8 +182,8 @@ _TABLES = [
         "ops.pipeline_runs",
         "run_id string, step string, started_at timestamp, finished_at timestamp, status string, "
         "rows_in bigint, rows_out bigint, rows_quarantined bigint, delta_versions map<string, bigint>, "
-        "message string",
-        "One row per pipeline step run.",
+        "input_versions map<string, bigint>, message string",
+        "One row per pipeline step run: the Delta versions it wrote and the input versions it read.",
         ("run_id", "step"),
     ),
     _t(

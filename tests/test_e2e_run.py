@@ -1,7 +1,8 @@
 """`lakehouse run` end to end, on a small data set written by hand.
 
 The scenario (three UTC days, 2026-10-01 .. 2026-10-03; regions NORTE, SUR, CENTRO):
-- registry: OF-0001 NORTE, OF-0002 SUR, OF-0003 CENTRO, OF-0004 NORTE (moves to CENTRO at
+- registry: OF-0001 NORTE, OF-0002 SUR (first known from 2026-10-01 10:00, after its first event),
+  OF-0003 CENTRO, OF-0004 NORTE (moves to CENTRO at
   2026-10-02 12:00 UTC, between the first and the second run); events also name OF-0099, which the
   registry does not know (region UNKNOWN, kept).
 - events: 49 lines in three files, of which 5 fail a rule (a malformed line, a non-UUID id with an
@@ -233,7 +234,8 @@ V1_AT = "2026-09-01T00:00:00+00:00"
 MOVED_AT = "2026-10-02T12:00:00+00:00"
 OFFICES_V1 = [
     ("OF-0001", "Norte Uno", "NORTE", "D-N1", "2019-03-01", V1_AT),
-    ("OF-0002", "Sur Uno", "SUR", "D-S1", "2018-06-15", V1_AT),
+    # first captured after E03 started (09:00): the first version also covers the time before it
+    ("OF-0002", "Sur Uno", "SUR", "D-S1", "2018-06-15", "2026-10-01T10:00:00+00:00"),
     ("OF-0003", "Centro Uno", "CENTRO", "D-C1", "2020-01-10", V1_AT),
     ("OF-0004", "Norte Dos", "NORTE", "D-N2", "2021-09-01", V1_AT),
 ]
@@ -356,7 +358,8 @@ def expected_kpi_enrollments(late: bool) -> list[tuple]:
         # 10-01: e01s, e05s (OF-0004, 23:10 UTC) started; e01c, e05c completed -> 2 / 2
         (D1, "NORTE", "office", 2, 2, 0, 1.0),
         (D1, "NORTE", "web", 1, 0, 1, 0.0),  # E02 started and cancelled: 0 / 1
-        # E03 (+ late E15, started 15:00 and completed 15:30 UTC) -> 1/1, then 2/2
+        # E03 (+ late E15, started 15:00 and completed 15:30 UTC) -> 1/1, then 2/2; e03s (09:00) is
+        # before OF-0002's first known version (10:00), which also covers it: SUR
         (D1, "SUR", "office", 2, 2, 0, 1.0) if late else (D1, "SUR", "office", 1, 1, 0, 1.0),
         (D1, "UNKNOWN", "office", 1, 1, 0, 1.0),  # E06 at OF-0099, kept
         (D1, "CENTRO", "mobile", 1, 0, 0, 0.0),  # e04s 18:50-05:00 = 23:50 UTC on 10-01
@@ -412,7 +415,8 @@ def expected_kpi_office(late: bool) -> list[tuple]:
     # Region at 00:00 UTC of the date; completions per (UTC date, office).
     return [
         (D1, "OF-0001", "NORTE", 20, 18, 0.9, 8.0, 1, 0.125),  # 18/20; e01c: 1/8
-        # 12/16; e03c (+ late e15c): 1/7.5 -> 2/7.5
+        # SUR at 00:00 (first version, from 10:00, covers the time before); 12/16;
+        # e03c (+ late e15c): 1/7.5 -> 2/7.5
         (D1, "OF-0002", "SUR", 16, 12, 0.75, 7.5, 2 if late else 1, (2 if late else 1) / 7.5),
         (D1, "OF-0004", "NORTE", None, None, None, None, 1, None),  # e05c; its report row was malformed
         (D1, "OF-0099", "UNKNOWN", None, None, None, None, 1, None),  # e06c, no report
@@ -550,7 +554,8 @@ def test_office_move_is_history_and_regions_follow_it(spark: SparkSession, scena
         spark.createDataFrame(
             [
                 ("OF-0001@2026-09-01T00:00:00.000000", "OF-0001", "NORTE", "D-N1", v1, None, True),
-                ("OF-0002@2026-09-01T00:00:00.000000", "OF-0002", "SUR", "D-S1", v1, None, True),
+                ("OF-0002@2026-10-01T10:00:00.000000", "OF-0002", "SUR", "D-S1", utc("2026-10-01 10:00"), None,
+                 True),
                 ("OF-0003@2026-09-01T00:00:00.000000", "OF-0003", "CENTRO", "D-C1", v1, None, True),
                 ("OF-0004@2026-09-01T00:00:00.000000", "OF-0004", "NORTE", "D-N2", v1, moved, False),
                 ("OF-0004@2026-10-02T12:00:00.000000", "OF-0004", "CENTRO", "D-C2", moved, None, True),

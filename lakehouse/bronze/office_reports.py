@@ -15,7 +15,7 @@ Row = dict[str, Any]
 
 def _row(file: str, modified_at: datetime, position: int, raw: str | None,
          values: list[str | None] | None, error: str | None) -> Row:
-    fields = dict(zip(REPORT_COLUMNS, values)) if values is not None else {}
+    fields = dict(zip(REPORT_COLUMNS, values, strict=True)) if values is not None else {}
     return {
         **{c: fields.get(c) for c in REPORT_COLUMNS},
         "_raw": raw,
@@ -92,7 +92,7 @@ def parse_xlsx(file: str, modified_at: datetime, content: bytes) -> list[Row]:
         cells = [_text(v) for v in values]
         while len(cells) > len(header) and cells[-1] is None:
             cells.pop()
-        raw = json.dumps(dict(zip(header, cells)) if len(cells) <= len(header) else cells, default=str)
+        raw = json.dumps(dict(zip(header, cells, strict=False)) if len(cells) <= len(header) else cells, default=str)
         error = header_error or (
             None if len(cells) <= len(REPORT_COLUMNS) else f"expected {len(REPORT_COLUMNS)} columns, got {len(cells)}"
         )

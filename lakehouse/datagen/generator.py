@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ def _check(settings: DatagenConfig, part: str) -> datetime:
         start = given if isinstance(given, date) else date.fromisoformat(given)
     except (TypeError, ValueError):
         raise ValueError(f"datagen.start_date must be YYYY-MM-DD; got {settings.start_date!r}") from None
-    return datetime.combine(start, time(0), tzinfo=timezone.utc)
+    return datetime.combine(start, time(0), tzinfo=UTC)
 
 
 def _plan(settings: DatagenConfig, start: datetime) -> _Plan:
@@ -176,8 +176,8 @@ def generate(landing_dir: str | Path, settings: DatagenConfig, part: str = "all"
         part=part,
         period_start=period.start,
         period_end=period.end,
-        window_start=datetime.combine(period.date_of(window.start), time(0), tzinfo=timezone.utc),
-        window_end=datetime.combine(period.date_of(window.stop), time(0), tzinfo=timezone.utc),
+        window_start=datetime.combine(period.date_of(window.start), time(0), tzinfo=UTC),
+        window_end=datetime.combine(period.date_of(window.stop), time(0), tzinfo=UTC),
         files={kind: [f.path for f in chosen if f.kind == kind] for kind in KINDS},
         events_written=sum(plan.event_lines[f.path] for f in chosen if f.kind == "events"),
         planted=planted,

@@ -5,7 +5,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
@@ -13,7 +13,7 @@ from lakehouse import io
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_run_id(step: str) -> str:
@@ -43,6 +43,7 @@ class StepReport:
     rows_out: int = 0
     rows_quarantined: int = 0
     versions: dict[str, int] = field(default_factory=dict)
+    inputs: dict[str, int] = field(default_factory=dict)
     message: str = ""
     quality: list[QualityMetric] = field(default_factory=list)
     _clock: float = field(default_factory=time.monotonic)
@@ -56,11 +57,20 @@ class StepReport:
         return bool(self.versions)
 
 
+def last_inputs(spark: SparkSession, root: str, step: str) -> dict[str, int] | None:
+    """The input versions the latest successful run of `step` read (None if it never ran)."""
+    runs = io.read(spark, root, "ops.pipeline_runs")
+    row = (runs.where((runs.step == step) & runs.status.isin("succeeded", "no_change"))
+           .orderBy(runs.finished_at.desc()).select("input_versions").first())
+    return dict(row["input_versions"] or {}) if row else None
+
+
 def record(spark: SparkSession, root: str, report: StepReport) -> None:
     """Append the step's row and its quality metrics (idempotent per run id and step)."""
     report.finished_at = report.finished_at or now()
     run_row = [(report.run_id, report.step, report.started_at, report.finished_at, report.status,
-                report.rows_in, report.rows_out, report.rows_quarantined, report.versions, report.message)]
+                report.rows_in, report.rows_out, report.rows_quarantined, report.versions, report.inputs,
+                report.message)]
     io.append(spark.createDataFrame(run_row, io.schema("ops.pipeline_runs")), root, "ops.pipeline_runs")
     if report.quality:
         rows = [(report.run_id, report.finished_at, q.table_name, q.rule, q.severity, q.passed, q.failed,

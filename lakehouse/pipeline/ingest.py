@@ -101,7 +101,7 @@ def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id
         table = f"bronze.{source}"
         key = REGISTRY_COLUMNS[source][0]
         current = io.read(spark, root, table)
-        since = current.agg(F.max("updated_at")).first()[0]  # the stored watermark is bronze's own
+        since = current.agg(F.max("updated_at").alias("watermark")).collect()[0]["watermark"]  # bronze's own
         changes = read_changes(spark, endpoint, source, since)
         new = changes.join(current.select(key, "updated_at"), [key, "updated_at"], how="left_anti")
         if new.isEmpty():

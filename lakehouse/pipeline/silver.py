@@ -64,7 +64,8 @@ def _quarantine(spark: SparkSession, root: str, rows: DataFrame, table: str, rep
     return inserted
 
 
-def _totals(table: str, rows_in: int, out: int, quarantined: int, duplicates: int) -> QualityMetric:
+def _totals(table: str, out: int, quarantined: int, duplicates: int) -> QualityMetric:
+    """The table's line in `ops.quality_metrics`: rule '*', passed = rows out, failed = quarantined."""
     return QualityMetric(table, "*", "total", out, quarantined, duplicates)
 
 
@@ -89,7 +90,7 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport) -> 
             report.quality.extend(_rule_metrics(validated, rules, "silver.enrollment_events"))
             report.quality.append(QualityMetric("silver.enrollment_events", "office_known", "warn",
                                                 valid - unknown, unknown))
-            report.quality.append(_totals("silver.enrollment_events", rows_in, inserted, quarantined,
+            report.quality.append(_totals("silver.enrollment_events", inserted, quarantined,
                                           valid - inserted))
             report.rows_in += rows_in
             report.rows_out += inserted
@@ -114,7 +115,7 @@ def build_office_reports(spark: SparkSession, s: SilverSettings, report: StepRep
         quarantined = _quarantine(spark, s.root, office_reports.quarantine_office_reports(validated),
                                   "quarantine.office_reports", report)
         report.quality.extend(_rule_metrics(validated, rules, "silver.office_reports"))
-        report.quality.append(_totals("silver.office_reports", rows_in, rows_in - quarantined, quarantined, 0))
+        report.quality.append(_totals("silver.office_reports", rows_in - quarantined, quarantined, 0))
         report.rows_in += rows_in
         arrived.append(rows_in)
         validated.unpersist()
@@ -137,7 +138,7 @@ def build_device_logs(spark: SparkSession, s: SilverSettings, report: StepReport
         inserted = io.insert_new(spark, device_logs.clean_device_logs(validated), s.root,
                                  "silver.device_logs", ("_source",))
         report.quality.extend(_rule_metrics(validated, rules, "silver.device_logs"))
-        report.quality.append(_totals("silver.device_logs", rows_in, inserted, quarantined, 0))
+        report.quality.append(_totals("silver.device_logs", inserted, quarantined, 0))
         report.rows_in += rows_in
         report.rows_out += inserted
         report.versions["silver.device_logs"] = io.version(spark, s.root, "silver.device_logs") or 0

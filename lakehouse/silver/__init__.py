@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from lakehouse.io import conform, schema
 from lakehouse.quality.rules import FAILED_RULES
 
+
 def first_arrival() -> list[Column]:
     """The order of arrival: the earliest ingestion first, ties broken by source position."""
     return [F.col("_ingested_at").asc(), F.col("_source").asc()]

@@ -8,7 +8,6 @@ from lakehouse.io import conform
 from lakehouse.silver import first_per_key
 
 
-
 def _latest() -> list[Column]:
     return [F.col("_ingested_at").desc(), F.col("modified_at").desc()]
 

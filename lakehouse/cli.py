@@ -10,7 +10,7 @@ import traceback
 from typing import Any
 
 from lakehouse.config import Config, load_config
-from lakehouse.errors import describe
+from lakehouse.errors import ConfigError, describe
 
 
 def _spark(config: Config) -> Any:
@@ -106,10 +106,26 @@ def cmd_dq(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in args.settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got '{item}'")
+        overrides[key.strip()] = yaml.safe_load(value)
+    if args.root:
+        overrides["storage.root"] = args.root
+    return overrides
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
     p.add_argument("--config", default="local", help="conf/<name>.yaml on top of conf/base.yaml (default: local)")
     p.add_argument("--root", help="storage root (overrides storage.root)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set spark.shuffle_partitions=8 (repeatable)")
     p.add_argument("--verbose", action="store_true", help="show full stack traces on errors")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -136,8 +152,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        overrides = {"storage.root": args.root} if args.root else None
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, _overrides(args))
         return int(args.func(config, args))
     except KeyboardInterrupt:
         print("lakehouse: interrupted", file=sys.stderr)

@@ -16,6 +16,7 @@ from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.pipeline.silver import SilverSettings, build_silver
 from lakehouse.security.secrets import resolve
+from lakehouse.sources.landing import check_landing
 from lakehouse.sources.postgres import Endpoint, registry_endpoint
 
 
@@ -46,6 +47,7 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
 
 def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
     def work(report: StepReport) -> None:
+        check_landing(spark, config.root)  # before starting a database for nothing
         with registry(config) as endpoint:
             ingest(spark, config.root, endpoint, report)
 

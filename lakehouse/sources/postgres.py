@@ -228,8 +228,10 @@ def registry_endpoint(config: RegistryConfig, password: str | None = None) -> It
         if not config.jdbc_url:
             raise SourceError("registry.jdbc_url must be set when registry.mode is 'jdbc'")
         parsed = urlparse(config.jdbc_url.removeprefix("jdbc:"))
-        yield Endpoint(parsed.hostname or "", parsed.port or 5432, parsed.path.lstrip("/") or config.database,
-                       config.user, password)
+        endpoint = Endpoint(parsed.hostname or "", parsed.port or 5432, parsed.path.lstrip("/") or config.database,
+                            config.user, password)
+        connect(endpoint).close()  # unreachable or refused: a clear error now, not a JVM trace later
+        yield endpoint
     else:
         raise SourceError(f"registry.mode must be 'embedded' or 'jdbc', got '{config.mode}'")
 

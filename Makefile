@@ -37,6 +37,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check lakehouse jobs
+	$(BIN)/ruff check tests --select F,I
 	$(BIN)/mypy lakehouse
 
 test: lint

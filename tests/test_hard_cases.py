@@ -7,7 +7,6 @@ records in (bronze) = silver + quarantine + duplicates dropped.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse import io, steps
-from lakehouse.config import Config, load_config
+from lakehouse.config import load_config
 from lakehouse.datagen import generate
 from lakehouse.datagen.generator import FAILED_RULE, GenerationSummary
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from chispa import assert_df_equality
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse import io
 
@@ -17,7 +17,7 @@ T0 = dt.datetime(2026, 11, 1, 8, 0)
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 
 
-def _rows(spark: SparkSession, rows: list[tuple]) -> "DataFrame":  # type: ignore[name-defined]
+def _rows(spark: SparkSession, rows: list[tuple]) -> DataFrame:
     return spark.createDataFrame(rows, SCHEMA)
 
 

@@ -8,20 +8,11 @@ from pyspark.sql import SparkSession
 
 from lakehouse.gold.dimensions import dim_date, dim_office
 from lakehouse.io import schema
+from lakehouse.tables import table
 
-EVENTS = (
-    "event_id string, event_type string, event_time timestamp, event_date date, schema_version int, "
-    "enrollment_id string, citizen_key string, birth_year int, office_id string, channel string, "
-    "operator_id string, validation_id string, _source string, _ingested_at timestamp, _batch_id string"
-)
-REPORTS = (
-    "report_date date, office_id string, staffed_hours double, appointments_scheduled int, "
-    "appointments_attended int, notes string, _source string, _ingested_at timestamp"
-)
-OFFICES = (
-    "office_id string, name string, region string, district string, opened_on date, "
-    "updated_at timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
-)
+EVENTS = table("silver.enrollment_events").schema
+REPORTS = table("silver.office_reports").schema
+OFFICES = table("silver.offices").schema
 
 
 def ts(text: str) -> datetime:

@@ -8,38 +8,17 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.gold.facts import fct_biometric_validations, fct_enrollments
 from lakehouse.io import schema
+from lakehouse.tables import table
 
-EVENTS = (
-    "event_id string, event_type string, event_time timestamp, event_date date, schema_version int, "
-    "enrollment_id string, citizen_key string, birth_year int, office_id string, channel string, "
-    "operator_id string, validation_id string, _source string, _ingested_at timestamp, _batch_id string"
-)
-VALIDATIONS = (
-    "validation_id string, event_id string, enrollment_id string, citizen_key string, office_id string, "
-    "channel string, event_time timestamp, event_date date, modality string, result string, "
-    "score double, started_at timestamp, finished_at timestamp, duration_ms bigint, _ingested_at timestamp"
-)
-OFFICES = (
-    "office_id string, name string, region string, district string, opened_on date, "
-    "updated_at timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
-)
+EVENTS = table("silver.enrollment_events").schema
+VALIDATIONS = table("silver.biometric_validations").schema
+OFFICES = table("silver.offices").schema
 
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def _offices(spark: SparkSession) -> DataFrame:
-    # OF-1: North from 2026-01-01, South from noon on 2026-01-10. OF-2: East from 2026-01-05.
-    north, south, east = ts("2026-01-01 00:00:00"), ts("2026-01-10 12:00:00"), ts("2026-01-05 00:00:00")
-    return spark.createDataFrame(
-        [
-            ("OF-1", "Central", "North", "D1", None, north, north, south, False),
-            ("OF-1", "Central", "South", "D9", None, south, south, None, True),
-            ("OF-2", "Harbour", "East", "D2", None, east, east, None, True),
-        ],
-        OFFICES,
-    )
 
 
 def _event(event_id: str, event_type: str, at: str, enrollment_id: str, office_id: str | None,
@@ -49,7 +28,7 @@ def _event(event_id: str, event_type: str, at: str, enrollment_id: str, office_i
             None, None, "s", ts(ingested) if ingested else when, "b")
 
 
-def test_fct_enrollments(spark: SparkSession) -> None:
+def test_fct_enrollments(spark: SparkSession, gold_offices: DataFrame) -> None:
     events = spark.createDataFrame(
         [
             # E1: biometric events in between; a second, later completed event does not move completed_at
@@ -100,18 +79,18 @@ def test_fct_enrollments(spark: SparkSession) -> None:
         schema("gold.fct_enrollments"),
     )
 
-    actual = fct_enrollments(events, _offices(spark))
+    actual = fct_enrollments(events, gold_offices)
 
     assert_approx_df_equality(actual, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_fct_enrollments_of_no_events_is_empty(spark: SparkSession) -> None:
-    actual = fct_enrollments(spark.createDataFrame([], EVENTS), _offices(spark))
+def test_fct_enrollments_of_no_events_is_empty(spark: SparkSession, gold_offices: DataFrame) -> None:
+    actual = fct_enrollments(spark.createDataFrame([], EVENTS), gold_offices)
 
     assert_df_equality(actual, spark.createDataFrame([], schema("gold.fct_enrollments")), ignore_nullable=True)
 
 
-def test_fct_biometric_validations(spark: SparkSession) -> None:
+def test_fct_biometric_validations(spark: SparkSession, gold_offices: DataFrame) -> None:
     def validation(vid: str, office_id: str | None, at: str, result: str, score: float | None,
                    duration_ms: int) -> tuple:
         when = ts(at)
@@ -142,6 +121,6 @@ def test_fct_biometric_validations(spark: SparkSession) -> None:
         schema("gold.fct_biometric_validations"),
     )
 
-    actual = fct_biometric_validations(validations, _offices(spark))
+    actual = fct_biometric_validations(validations, gold_offices)
 
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

@@ -9,25 +9,12 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.gold.kpis import kpi_enrollments_daily, kpi_office_daily, kpi_validation_times_daily
 from lakehouse.io import schema
+from lakehouse.tables import table
 
-EVENTS = (
-    "event_id string, event_type string, event_time timestamp, event_date date, schema_version int, "
-    "enrollment_id string, citizen_key string, birth_year int, office_id string, channel string, "
-    "operator_id string, validation_id string, _source string, _ingested_at timestamp, _batch_id string"
-)
-VALIDATIONS = (
-    "validation_id string, event_id string, enrollment_id string, citizen_key string, office_id string, "
-    "channel string, event_time timestamp, event_date date, modality string, result string, "
-    "score double, started_at timestamp, finished_at timestamp, duration_ms bigint, _ingested_at timestamp"
-)
-REPORTS = (
-    "report_date date, office_id string, staffed_hours double, appointments_scheduled int, "
-    "appointments_attended int, notes string, _source string, _ingested_at timestamp"
-)
-OFFICES = (
-    "office_id string, name string, region string, district string, opened_on date, "
-    "updated_at timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
-)
+EVENTS = table("silver.enrollment_events").schema
+VALIDATIONS = table("silver.biometric_validations").schema
+REPORTS = table("silver.office_reports").schema
+OFFICES = table("silver.offices").schema
 D10, D11 = date(2026, 1, 10), date(2026, 1, 11)
 
 
@@ -35,17 +22,6 @@ def ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
-def _offices(spark: SparkSession) -> DataFrame:
-    # OF-1: North from 2026-01-01, South from noon on 2026-01-10. OF-2: East from 2026-01-05.
-    north, south, east = ts("2026-01-01 00:00:00"), ts("2026-01-10 12:00:00"), ts("2026-01-05 00:00:00")
-    return spark.createDataFrame(
-        [
-            ("OF-1", "Central", "North", "D1", None, north, north, south, False),
-            ("OF-1", "Central", "South", "D9", None, south, south, None, True),
-            ("OF-2", "Harbour", "East", "D2", None, east, east, None, True),
-        ],
-        OFFICES,
-    )
 
 
 def _event(event_id: str, event_type: str, at: str, office_id: str, channel: str,
@@ -67,7 +43,7 @@ def _report(day: date, office_id: str, staffed: float | None, scheduled: int | N
     return (day, office_id, staffed, scheduled, attended, None, "r.csv:2", ts("2026-02-01 00:00:00"))
 
 
-def test_kpi_enrollments_daily(spark: SparkSession) -> None:
+def test_kpi_enrollments_daily(spark: SparkSession, gold_offices: DataFrame) -> None:
     events = spark.createDataFrame(
         [
             # 2026-01-10, OF-1 office, before the noon move (North): 3 started, 2 completed
@@ -102,12 +78,12 @@ def test_kpi_enrollments_daily(spark: SparkSession) -> None:
         schema("gold.kpi_enrollments_daily"),
     )
 
-    actual = kpi_enrollments_daily(events, _offices(spark))
+    actual = kpi_enrollments_daily(events, gold_offices)
 
     assert_approx_df_equality(actual, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_kpi_validation_times_daily(spark: SparkSession) -> None:
+def test_kpi_validation_times_daily(spark: SparkSession, gold_offices: DataFrame) -> None:
     north_face = [("match", 120), ("match", 340), ("match", 150), ("no_match", 900), ("no_match", 410)]
     unknown_fingerprint = [("no_match", 700), ("match", 500)]
     validations = spark.createDataFrame(
@@ -144,12 +120,12 @@ def test_kpi_validation_times_daily(spark: SparkSession) -> None:
     )
     assert times(north_face)[2] == 384.0 and times(unknown_fingerprint)[:2] == (600.0, 690.0)
 
-    actual = kpi_validation_times_daily(validations, _offices(spark))
+    actual = kpi_validation_times_daily(validations, gold_offices)
 
     assert_approx_df_equality(actual, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_kpi_office_daily(spark: SparkSession) -> None:
+def test_kpi_office_daily(spark: SparkSession, gold_offices: DataFrame) -> None:
     reports = spark.createDataFrame(
         [
             _report(D10, "OF-1", 8.0, 10, 8),
@@ -183,7 +159,7 @@ def test_kpi_office_daily(spark: SparkSession) -> None:
         schema("gold.kpi_office_daily"),
     )
 
-    actual = kpi_office_daily(reports, events, _offices(spark))
+    actual = kpi_office_daily(reports, events, gold_offices)
 
     assert_approx_df_equality(actual, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 

@@ -7,11 +7,9 @@ from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from lakehouse.gold.region import with_region_at
+from lakehouse.tables import table
 
-OFFICES = (
-    "office_id string, name string, region string, district string, opened_on date, "
-    "updated_at timestamp, valid_from timestamp, valid_to timestamp, is_current boolean"
-)
+OFFICES = table("silver.offices").schema
 
 
 def ts(text: str) -> datetime:

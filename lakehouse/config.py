@@ -82,6 +82,28 @@ class DatagenConfig:
 
 
 @dataclass(frozen=True)
+class AwsConfig:
+    """`endpoint_url`: "local" for the project's moto server, null for AWS itself, or a URL."""
+
+    region: str
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """The Kinesis stream of enrollment events and how the stream job reads it."""
+
+    name: str
+    shards: int
+    format: str  # "lakehouse-kinesis" (this project's source) | "aws-kinesis" (EMR's connector)
+    starting_position: str  # TRIM_HORIZON | LATEST | AT_TIMESTAMP
+    starting_timestamp: str | None
+    max_records_per_shard: int
+    trigger_seconds: int
+    fail_on_data_loss: bool
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     storage: StorageConfig
@@ -90,6 +112,8 @@ class Config:
     security: SecurityConfig
     quality: QualityConfig
     datagen: DatagenConfig
+    aws: AwsConfig
+    stream: StreamConfig
 
     @property
     def root(self) -> str:

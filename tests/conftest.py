@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pyspark.sql import SparkSession
 
+from lakehouse.aws.local import LocalAws, start
 from lakehouse.config import load_config
 from lakehouse.sources.postgres import EmbeddedPostgres, Endpoint, ensure_schema
 from lakehouse.spark import get_spark
@@ -38,3 +39,11 @@ def registry_db(pg_server: EmbeddedPostgres) -> Endpoint:
     endpoint = pg_server.database_endpoint(f"t_{uuid.uuid4().hex[:12]}")
     ensure_schema(endpoint)
     return endpoint
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    """The moto server on 127.0.0.1 (Kinesis, Glue, KMS, Secrets Manager, S3), one per session."""
+    server = start()
+    yield server
+    server.stop()

@@ -15,6 +15,9 @@ registry: {mode: embedded, database: registry, user: lakehouse, embedded_dir: "{
 security: {hmac_key: {file: "{root}/key", create_if_missing: true}}
 quality: {future_tolerance_minutes: 5}
 datagen: {seed: 1, days: 2, offices: 3, enrollments: 10, start_date: "2026-10-01"}
+aws: {region: us-east-1, endpoint_url: local}
+stream: {name: s, shards: 1, format: lakehouse-kinesis, starting_position: TRIM_HORIZON, starting_timestamp: null,
+         max_records_per_shard: 10, trigger_seconds: 1, fail_on_data_loss: true}
 """
 
 

@@ -1,0 +1,1 @@
+"""AWS clients, and the local stand-in for AWS (a moto server on 127.0.0.1)."""

@@ -1,0 +1,20 @@
+"""boto3 clients built from config: the same code talks to AWS and to the local stand-in."""
+from __future__ import annotations
+
+from typing import Any
+
+from lakehouse.aws.local import LOCAL_CREDENTIALS
+from lakehouse.config import AwsConfig
+
+
+def client(service: str, aws: AwsConfig, endpoint_url: str | None = None) -> Any:
+    """A boto3 client for `service`. `endpoint_url` is the resolved endpoint (None on AWS)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    boto = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+    kwargs: dict[str, Any] = {"region_name": aws.region, "config": boto}
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+        kwargs.update(LOCAL_CREDENTIALS)
+    return boto3.client(service, **kwargs)

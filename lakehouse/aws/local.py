@@ -1,0 +1,129 @@
+"""The local stand-in for AWS: a moto server on 127.0.0.1, started by the project itself.
+
+Kinesis, Glue, KMS, Secrets Manager and S3 APIs answer on one loopback port. `start()` runs it in
+a thread of this process (tests, one-process demos); `lakehouse aws start` runs it as a detached
+process and writes `<root>/_aws/endpoint.json`, so several commands share one stream until
+`lakehouse aws stop`. moto keeps everything in memory: a restarted stand-in is a new, empty AWS.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.errors import SourceError
+
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+@dataclass
+class LocalAws:
+    url: str
+    pid: int | None = None
+    _server: object | None = None
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()  # type: ignore[attr-defined]
+            self._server = None
+
+
+def start() -> LocalAws:
+    """A moto server in a thread of this process, on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return LocalAws(f"http://{host}:{port}", os.getpid(), server)
+
+
+def _state_file(root: str) -> Path:
+    return Path(root) / "_aws" / "endpoint.json"
+
+
+def _alive(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def running(root: str) -> LocalAws | None:
+    """The detached stand-in for this storage root, if it is up."""
+    state = _state_file(root)
+    if not state.exists():
+        return None
+    info = json.loads(state.read_text())
+    return LocalAws(info["url"], info["pid"]) if _alive(info["url"]) else None
+
+
+def start_detached(root: str) -> LocalAws:
+    """Start (or find) the detached stand-in for `root`."""
+    found = running(root)
+    if found:
+        return found
+    port = _free_port()
+    state = _state_file(root)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    log = open(state.parent / "moto.log", "ab")  # noqa: SIM115 (the child keeps it)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.aws.local", str(port)],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not _alive(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SourceError(f"the local AWS stand-in did not start (see {state.parent / 'moto.log'})")
+        time.sleep(0.2)
+    state.write_text(json.dumps({"url": url, "pid": proc.pid}))
+    return LocalAws(url, proc.pid)
+
+
+def stop_detached(root: str) -> bool:
+    found = running(root)
+    state = _state_file(root)
+    if state.exists():
+        state.unlink()
+    if not found or not found.pid:
+        return False
+    try:
+        os.killpg(found.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(port: int) -> None:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    def shutdown(*_: object) -> None:
+        server.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

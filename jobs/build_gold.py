@@ -6,7 +6,7 @@ Same code path as `lakehouse gold`; exits non-zero with a one-line error on fail
 """
 import sys
 
-from lakehouse.cli import main
+from lakehouse.cli import job_main
 
 if __name__ == "__main__":
-    sys.exit(main([*sys.argv[1:], "gold"]))
+    sys.exit(job_main("gold", sys.argv[1:]))

@@ -6,7 +6,7 @@ Same code path as `lakehouse ingest`; exits non-zero with a one-line error on fa
 """
 import sys
 
-from lakehouse.cli import main
+from lakehouse.cli import job_main
 
 if __name__ == "__main__":
-    sys.exit(main([*sys.argv[1:], "ingest"]))
+    sys.exit(job_main("ingest", sys.argv[1:]))

@@ -41,6 +41,53 @@ def _print_reports(reports: list[Any]) -> None:
               f"  {r.message}")
 
 
+def cmd_aws(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse.aws import local
+
+    if args.action == "start":
+        print(f"local AWS stand-in at {local.start_detached(config.root).url}")
+    elif args.action == "stop":
+        print("stopped" if local.stop_detached(config.root) else "not running")
+    else:
+        found = local.running(config.root)
+        print(f"running at {found.url}" if found else "not running")
+    return 0
+
+
+def cmd_produce(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse.aws.clients import client
+    from lakehouse.steps import aws_endpoint
+    from lakehouse.streaming.producer import ensure_stream, produce
+
+    kinesis = client("kinesis", config.aws, aws_endpoint(config))
+    ensure_stream(kinesis, config.stream.name, config.stream.shards)
+    if args.only_if_empty and _stream_has_records(kinesis, config.stream.name):
+        print(f"stream {config.stream.name} already holds records: nothing produced (--only-if-empty)")
+        return 0
+    summary = produce(kinesis, config.stream.name, rate=args.rate, seconds=args.seconds, seed=args.seed,
+                      events=args.events)
+    print(summary.describe())
+    return 0
+
+
+def _stream_has_records(kinesis: Any, stream: str) -> bool:
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        if kinesis.get_records(ShardIterator=iterator, Limit=1)["Records"]:
+            return True
+    return False
+
+
+def cmd_stream(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import steps
+
+    spark = _spark(config)
+    report = steps.run_stream(spark, config, args.available_now, args.trigger_seconds, args.timeout)
+    _print_reports([report])
+    return 0
+
+
 def cmd_step(config: Config, args: argparse.Namespace) -> int:
     from lakehouse import steps
 
@@ -137,6 +184,21 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (("ingest", "landing files and registry changes -> bronze"),
                        ("silver", "bronze -> silver and quarantine"), ("gold", "silver -> gold")):
         sub.add_parser(name, help=text).set_defaults(func=cmd_step)
+    a = sub.add_parser("aws", help="the local AWS stand-in (moto on 127.0.0.1): start, stop, status")
+    a.add_argument("action", choices=["start", "stop", "status"])
+    a.set_defaults(func=cmd_aws)
+    pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")
+    pr.add_argument("--rate", type=int, default=1000, help="records per second (default 1000)")
+    pr.add_argument("--seconds", type=float, default=10.0, help="for how long (default 10)")
+    pr.add_argument("--events", type=int, help="exactly this many events instead of rate x seconds")
+    pr.add_argument("--seed", type=int, default=7)
+    pr.add_argument("--only-if-empty", action="store_true", help="skip when the stream already holds records")
+    pr.set_defaults(func=cmd_produce)
+    st = sub.add_parser("stream", help="Kinesis -> bronze -> silver (continuous, or --available-now)")
+    st.add_argument("--available-now", action="store_true", help="drain what the stream holds, then stop")
+    st.add_argument("--trigger-seconds", type=int, help="micro-batch interval (default: stream.trigger_seconds)")
+    st.add_argument("--timeout", type=float, help="stop a continuous stream after this many seconds")
+    st.set_defaults(func=cmd_stream)
     r = sub.add_parser("run", help="everything, end to end")
     r.add_argument("--no-summary", dest="summary", action="store_false")
     r.set_defaults(func=cmd_run)
@@ -147,6 +209,25 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_show)
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
     return p
+
+
+GLOBAL_OPTIONS = {"--config": 1, "--root": 1, "--set": 1, "--verbose": 0}
+
+
+def job_main(step: str, argv: list[str]) -> int:
+    """Entry point of a `jobs/` script: global options may come in any order with the step's own."""
+    global_args: list[str] = []
+    step_args: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            global_args.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg:
+                global_args.append(next(args, ""))
+        else:
+            step_args.append(arg)
+    return main([*global_args, step, *step_args])
 
 
 def main(argv: list[str] | None = None) -> int:

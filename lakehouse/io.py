@@ -79,7 +79,8 @@ def conform(df: DataFrame, name: str) -> DataFrame:
 def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
            txn_version: int | None = None) -> None:
     """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed."""
-    writer = conform(df, name).write.format("delta").mode("append")
+    # mergeSchema: a table written before a metadata column was added to the registry gains it.
+    writer = conform(df, name).write.format("delta").mode("append").option("mergeSchema", "true")
     if app_id is not None and txn_version is not None:
         writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)
     writer.save(path(root, name))

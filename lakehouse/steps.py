@@ -68,6 +68,31 @@ def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> 
     return _step(spark, config, "gold", lambda report: build_gold(spark, config.root, report), run_id)
 
 
+def aws_endpoint(config: Config) -> str | None:
+    """The AWS endpoint to use: None for AWS itself; the project's moto server for "local"."""
+    if config.aws.endpoint_url != "local":
+        return config.aws.endpoint_url
+    from lakehouse.aws.local import start_detached
+
+    return start_detached(config.root).url
+
+
+def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger_seconds: int | None = None,
+               timeout_seconds: float | None = None, faults: str | None = None) -> StepReport:
+    """Kinesis -> bronze -> silver: drained and stopped, or continuous for `timeout_seconds`."""
+    from lakehouse.pipeline.stream import kinesis_records
+    from lakehouse.pipeline.stream import run_stream as stream_into_bronze
+
+    settings = silver_settings(config)
+
+    def work(report: StepReport) -> None:
+        records = kinesis_records(spark, config.stream, config.aws, aws_endpoint(config), faults)
+        stream_into_bronze(spark, records, settings, report, available_now,
+                           trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
+
+    return _step(spark, config, "stream", work)
+
+
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:
     """Everything, end to end: ingest, silver, gold, under one run id."""
     run_id = new_run_id("run")

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 BRONZE_META = "_raw string, _source string, _ingested_at timestamp, _batch_id string"
 FILE_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _parse_error string"
+# Enrollment events also come from Kinesis: `_arrived_at` is the record's approximate arrival time.
+EVENT_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _arrived_at timestamp, _parse_error string"
 QUARANTINE_META = "_failed_rules array<string>, _quarantined_at timestamp"
 
 VALIDATION_STRUCT = (
@@ -19,7 +21,7 @@ BRONZE_EVENTS = (
     "event_id string, event_type string, event_time string, schema_version string, "
     "enrollment_id string, national_id string, full_name string, birth_date string, "
     f"office_id string, channel string, operator_id string, validation {VALIDATION_STRUCT}, "
-    f"{FILE_META}"
+    f"{EVENT_META}"
 )
 BRONZE_OFFICE_REPORTS = (
     "report_date string, office_id string, staffed_hours string, appointments_scheduled string, "

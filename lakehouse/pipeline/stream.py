@@ -1,0 +1,122 @@
+"""The stream step: Kinesis -> bronze.enrollment_events -> silver, exactly once.
+
+Each micro-batch is appended to bronze with a Delta idempotency token (`txnAppId` fixed per
+checkpoint, `txnVersion` = the batch id): Spark replays an unfinished batch after a crash with the
+same id and the same records, and Delta skips the append it already committed. After the append,
+the silver step's own incremental read of bronze runs, so silver and quarantine follow the stream
+batch by batch; gold catches up on its next run.
+
+Two modes: continuous (`processingTime` trigger) and drain-and-stop, which runs micro-batches
+until the stream has nothing new (`processAllAvailable`), then stops: a scheduled EMR step.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import io
+from lakehouse.bronze.stream_records import KINESIS_COLUMNS, bronze_stream_events
+from lakehouse.config import AwsConfig, StreamConfig
+from lakehouse.errors import ConfigError
+from lakehouse.ops.runs import StepReport
+from lakehouse.pipeline.silver import SilverSettings, build_events, checkpoint
+
+TABLE = "bronze.enrollment_events"
+
+
+def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, endpoint_url: str | None,
+                    faults: str | None = None) -> DataFrame:
+    """The stream as a streaming DataFrame with the columns of `KINESIS_COLUMNS`, whichever connector.
+
+    `lakehouse-kinesis` is this project's source (Python data source API, any Spark 4.1); on EMR,
+    `aws-kinesis` is AWS's own connector, whose columns are renamed to the same names (it does not
+    expose the shard id, which stays null).
+    """
+    if stream.format == "lakehouse-kinesis":
+        from lakehouse.sources.kinesis import register
+
+        register(spark)
+        reader = (
+            spark.readStream.format("lakehouse-kinesis")
+            .option("streamName", stream.name)
+            .option("region", aws.region)
+            .option("startingPosition", stream.starting_position)
+            .option("maxRecordsPerShard", str(stream.max_records_per_shard))
+            .option("failOnDataLoss", str(stream.fail_on_data_loss).lower())
+        )
+        if stream.starting_timestamp:
+            reader = reader.option("startingTimestamp", stream.starting_timestamp)
+        if endpoint_url:
+            reader = reader.option("endpointUrl", endpoint_url)
+        if faults:
+            reader = reader.option("faults", faults)
+        return reader.load().select(*KINESIS_COLUMNS)
+    if stream.format == "aws-kinesis":
+        position = stream.starting_position
+        if position == "AT_TIMESTAMP":
+            position = f"AT_TIMESTAMP {stream.starting_timestamp}"
+        reader = (
+            spark.readStream.format("aws-kinesis")
+            .option("kinesis.streamName", stream.name)
+            .option("kinesis.region", aws.region)
+            .option("kinesis.endpointUrl", endpoint_url or f"https://kinesis.{aws.region}.amazonaws.com")
+            .option("kinesis.startingposition", position)
+            .option("kinesis.maxFetchRecordsPerShard", str(stream.max_records_per_shard))
+            .option("kinesis.failOnDataLoss", str(stream.fail_on_data_loss).lower())
+        )
+        return reader.load().select(
+            F.col("data"),
+            F.col("streamName").alias("stream"),
+            F.lit(None).cast("string").alias("shard_id"),
+            F.col("sequenceNumber").alias("sequence_number"),
+            F.col("partitionKey").alias("partition_key"),
+            F.col("approximateArrivalTimestamp").alias("approximate_arrival_timestamp"),
+        )
+    raise ConfigError(f"stream.format must be 'lakehouse-kinesis' or 'aws-kinesis', got '{stream.format}'")
+
+
+def stream_checkpoint(root: str) -> str:
+    return checkpoint(root, "stream_enrollment_events")
+
+
+def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, report: StepReport,
+               available_now: bool, trigger_seconds: int, timeout_seconds: float | None = None) -> None:
+    """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`."""
+    root = settings.root
+    location = stream_checkpoint(root)
+    app_id = "lakehouse-stream-" + hashlib.sha1(location.encode()).hexdigest()[:16]
+    io.ensure(spark, root, TABLE)
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        before = io.version(spark, root, TABLE)
+        io.append(bronze_stream_events(batch, f"stream-{batch_id}"), root, TABLE, app_id=app_id,
+                  txn_version=batch_id)
+        after = io.version(spark, root, TABLE)
+        if after != before:
+            written = io.last_commit_rows(spark, root, TABLE)
+            report.rows_in += written
+            report.versions[TABLE] = after or 0
+            report.progress(f"stream batch {batch_id}: {written:,} records -> bronze")
+        else:
+            report.progress(f"stream batch {batch_id}: already in bronze (replayed batch)")
+        build_events(spark, settings, report)
+
+    trigger = "0 seconds" if available_now else f"{trigger_seconds} seconds"
+    query = (
+        records.writeStream.foreachBatch(handle)
+        .option("checkpointLocation", location)
+        .trigger(processingTime=trigger)
+        .queryName("stream_enrollment_events")
+        .start()
+    )
+    try:
+        if available_now:
+            query.processAllAvailable()
+        else:
+            query.awaitTermination(timeout_seconds)
+    finally:
+        query.stop()
+    if query.exception() is not None:
+        raise query.exception()  # type: ignore[misc]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse import io
 from lakehouse.ops.runs import QualityMetric, StepReport
@@ -36,18 +37,25 @@ def checkpoint(root: str, name: str) -> str:
 
 
 def _increments(spark: SparkSession, root: str, source: str, name: str,
-                handle: Callable[[DataFrame, int], None]) -> None:
-    """Run `handle` over the bronze rows added since the last run, in micro-batches, then stop."""
+                handle: Callable[[DataFrame, int], None], every_seconds: int | None = None) -> StreamingQuery:
+    """Run `handle` over the bronze rows added since the last run, in micro-batches.
+
+    By default it drains what bronze holds and stops (`availableNow`); with `every_seconds` it keeps
+    following bronze and the caller gets the running query.
+    """
     io.ensure(spark, root, source)
-    query = (
+    writer = (
         spark.readStream.format("delta").load(io.path(root, source))
         .writeStream.foreachBatch(handle)
         .option("checkpointLocation", checkpoint(root, name))
-        .trigger(availableNow=True)
         .queryName(name)
-        .start()
     )
-    query.awaitTermination()
+    if every_seconds is None:
+        query = writer.trigger(availableNow=True).start()
+        query.awaitTermination()
+    else:
+        query = writer.trigger(processingTime=f"{every_seconds} seconds").start()
+    return query
 
 
 def _rule_metrics(validated: DataFrame, rules: list[R.Rule], table: str) -> list[QualityMetric]:
@@ -69,8 +77,12 @@ def _totals(table: str, out: int, quarantined: int, duplicates: int) -> QualityM
     return QualityMetric(table, "*", "total", out, quarantined, duplicates)
 
 
-def build_events(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
-    """bronze.enrollment_events -> silver.enrollment_events, silver.biometric_validations, quarantine."""
+def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
+                 every_seconds: int | None = None) -> StreamingQuery:
+    """bronze.enrollment_events -> silver.enrollment_events, silver.biometric_validations, quarantine.
+
+    Drains and stops by default; with `every_seconds`, returns the query that keeps following bronze.
+    """
     rules = R.enrollment_event_rules(s.future_tolerance_minutes)
 
     def handle(batch: DataFrame, batch_id: int) -> None:
@@ -101,7 +113,7 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport) -> 
         finally:
             validated.unpersist()
 
-    _increments(spark, s.root, "bronze.enrollment_events", "silver_enrollment_events", handle)
+    return _increments(spark, s.root, "bronze.enrollment_events", "silver_enrollment_events", handle, every_seconds)
 
 
 def build_office_reports(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:

@@ -1,13 +1,14 @@
 """The stream step: Kinesis -> bronze.enrollment_events -> silver, exactly once.
 
-Each micro-batch is appended to bronze with a Delta idempotency token (`txnAppId` fixed per
-checkpoint, `txnVersion` = the batch id): Spark replays an unfinished batch after a crash with the
-same id and the same records, and Delta skips the append it already committed. After the append,
-the silver step's own incremental read of bronze runs, so silver and quarantine follow the stream
-batch by batch; gold catches up on its next run.
+Two queries, the medallion way. The bronze query appends each Kinesis micro-batch with a Delta
+idempotency token (`txnAppId` fixed per checkpoint, `txnVersion` = the batch id): Spark replays an
+unfinished batch after a crash with the same id and the same records, and Delta skips the append
+it already committed. The silver query is the silver step's own incremental read of bronze, so
+silver and quarantine follow the stream; gold catches up on its next run.
 
-Two modes: continuous (`processingTime` trigger) and drain-and-stop, which runs micro-batches
-until the stream has nothing new (`processAllAvailable`), then stops: a scheduled EMR step.
+Two modes: continuous (both queries on a `processingTime` trigger) and drain-and-stop: micro-batches
+until the stream has nothing new (`processAllAvailable`), then one silver increment, then stop,
+which suits a scheduled EMR step.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import hashlib
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse import io
 from lakehouse.bronze.stream_records import KINESIS_COLUMNS, bronze_stream_events
@@ -101,7 +103,6 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             report.progress(f"stream batch {batch_id}: {written:,} records -> bronze")
         else:
             report.progress(f"stream batch {batch_id}: already in bronze (replayed batch)")
-        build_events(spark, settings, report)
 
     trigger = "0 seconds" if available_now else f"{trigger_seconds} seconds"
     query = (
@@ -111,12 +112,25 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         .queryName("stream_enrollment_events")
         .start()
     )
-    try:
-        if available_now:
+    if available_now:
+        try:
             query.processAllAvailable()
-        else:
-            query.awaitTermination(timeout_seconds)
+        finally:
+            query.stop()
+        _raise_failure(query)
+        build_events(spark, settings, report)
+        return
+    silver = build_events(spark, settings, report, every_seconds=trigger_seconds)
+    try:
+        query.awaitTermination(timeout_seconds)
     finally:
         query.stop()
-    if query.exception() is not None:
-        raise query.exception()  # type: ignore[misc]
+        silver.stop()
+    _raise_failure(query)
+    _raise_failure(silver)
+
+
+def _raise_failure(query: StreamingQuery) -> None:
+    failure = query.exception()
+    if failure is not None:
+        raise failure

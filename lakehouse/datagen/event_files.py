@@ -15,7 +15,7 @@ from lakehouse.datagen.events import Citizen, Event, enrollment, make_event, new
 from lakehouse.datagen.world import UNKNOWN_OFFICE, World, new_uuid
 
 LINES_PER_FILE = 400
-_GARBAGE = ("%%% producer buffer overflow %%%", "<html><body>502 Bad Gateway</body></html>",
+GARBAGE_LINES = ("%%% producer buffer overflow %%%", "<html><body>502 Bad Gateway</body></html>",
             "event_id=?;event_type=enrollment_started", "}{")
 
 
@@ -203,7 +203,7 @@ def _plant_malformed(rng: random.Random, world: World, files: list[EventFile], c
                                new_citizen(rng), office.office_id, "web", None).line()
             text = whole[: rng.randint(20, len(whole) - 5)]
         else:
-            text = _GARBAGE[(n // 2) % len(_GARBAGE)]
+            text = GARBAGE_LINES[(n // 2) % len(GARBAGE_LINES)]
         _insert(rng, files, Item(text, malformed=True))
 
 

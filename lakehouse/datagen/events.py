@@ -48,6 +48,11 @@ def _weighted(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str
     return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
 
 
+def random_channel(rng: random.Random) -> str:
+    """A channel drawn with the share each one has of enrollments (web, mobile, office)."""
+    return _weighted(rng, _CHANNELS)
+
+
 def new_citizen(rng: random.Random) -> Citizen:
     birth = date(1940, 1, 1) + timedelta(days=rng.randrange(68 * 365))
     return Citizen(str(rng.randint(10_000_000, 99_999_999)), full_name(rng), birth)
@@ -135,7 +140,7 @@ def normal_enrollments(rng: random.Random, world: World, count: int) -> list[lis
     moved = world.moved_office
     out: list[list[Event]] = []
     for index in range(count):
-        channel = _weighted(rng, _CHANNELS)
+        channel = random_channel(rng)
         if index == 0:
             office_id, start = moved.office_id, start_time(rng, world, rng.randrange(period.half), channel)
         elif index == 1:

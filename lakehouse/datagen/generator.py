@@ -123,10 +123,24 @@ def _check(settings: DatagenConfig, part: str) -> datetime:
     return datetime.combine(start, time(0), tzinfo=UTC)
 
 
+def _source_rngs(seed: int) -> list[random.Random]:
+    """One child generator per source (world, events, reports, logs, documents), so a change in
+    one never shifts the others."""
+    rng = random.Random(seed)
+    return [random.Random(rng.getrandbits(64)) for _ in range(5)]
+
+
+def registry_world(settings: DatagenConfig) -> World:
+    """The offices and operators `generate` writes to the registry for these settings.
+
+    The stream producer draws its events from this world, so they name the registry's offices
+    and operators.
+    """
+    return build_world(_source_rngs(settings.seed)[0], _check(settings, "all"), settings.days, settings.offices)
+
+
 def _plan(settings: DatagenConfig, start: datetime) -> _Plan:
-    rng = random.Random(settings.seed)
-    # One child generator per source, so a change in one never shifts the others.
-    world_rng, events_rng, reports_rng, logs_rng, docs_rng = (random.Random(rng.getrandbits(64)) for _ in range(5))
+    world_rng, events_rng, reports_rng, logs_rng, docs_rng = _source_rngs(settings.seed)
     world = build_world(world_rng, start, settings.days, settings.offices)
     per_case = cases_per_kind(settings)
     events: EventPlan = plan_events(events_rng, world, settings.enrollments, per_case)

@@ -122,7 +122,7 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         return
     silver = build_events(spark, settings, report, every_seconds=trigger_seconds)
     try:
-        query.awaitTermination(timeout_seconds)
+        query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
     finally:
         query.stop()
         silver.stop()

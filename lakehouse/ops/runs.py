@@ -46,6 +46,7 @@ class StepReport:
     inputs: dict[str, int] = field(default_factory=dict)
     message: str = ""
     quality: list[QualityMetric] = field(default_factory=list)
+    commits: dict[str, datetime] = field(default_factory=dict)  # batch id -> when its commit returned
     _clock: float = field(default_factory=time.monotonic)
 
     def progress(self, text: str) -> None:

@@ -13,6 +13,7 @@ which suits a scheduled EMR step.
 from __future__ import annotations
 
 import hashlib
+import os
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -22,7 +23,7 @@ from lakehouse import io
 from lakehouse.bronze.stream_records import KINESIS_COLUMNS, bronze_stream_events
 from lakehouse.config import AwsConfig, StreamConfig
 from lakehouse.errors import ConfigError
-from lakehouse.ops.runs import StepReport
+from lakehouse.ops.runs import StepReport, now
 from lakehouse.pipeline.silver import SilverSettings, build_events, checkpoint
 
 TABLE = "bronze.enrollment_events"
@@ -95,6 +96,7 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         before = io.version(spark, root, TABLE)
         io.append(bronze_stream_events(batch, f"stream-{batch_id}"), root, TABLE, app_id=app_id,
                   txn_version=batch_id)
+        report.commits[f"stream-{batch_id}"] = now()
         after = io.version(spark, root, TABLE)
         if after != before:
             written = io.last_commit_rows(spark, root, TABLE)
@@ -103,6 +105,10 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             report.progress(f"stream batch {batch_id}: {written:,} records -> bronze")
         else:
             report.progress(f"stream batch {batch_id}: already in bronze (replayed batch)")
+        if os.environ.get("LAKEHOUSE_CRASH_AFTER_BRONZE_BATCH") == str(batch_id):
+            # Fault injection for the exactly-once test: die between the bronze commit and Spark's
+            # own batch commit, the worst moment for a crash.
+            os._exit(137)
 
     trigger = "0 seconds" if available_now else f"{trigger_seconds} seconds"
     query = (

@@ -1,0 +1,99 @@
+"""The stream job, exactly once: Kinesis (moto on loopback) -> bronze -> silver, across a crash.
+
+The stream runs as a real `lakehouse stream` process. The first one dies between a bronze commit
+and Spark's batch commit (the worst moment), a second one is killed at a random moment, and a
+third drains the rest. Expected values come from what the producer put on the stream.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse import io
+from lakehouse.aws.clients import client
+from lakehouse.aws.local import LocalAws
+from lakehouse.config import load_config
+from lakehouse.streaming.producer import ensure_stream, produce
+
+pytestmark = pytest.mark.slow
+
+
+def _stream_command(root: Path, url: str, stream: str) -> list[str]:
+    return [sys.executable, "-m", "lakehouse.cli", "--root", str(root),
+            "--set", f"aws.endpoint_url={url}", "--set", f"stream.name={stream}",
+            "--set", "stream.shards=2", "--set", "stream.max_records_per_shard=40",
+            "stream", "--available-now"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, "LAKEHOUSE_DRIVER_MEMORY": "1g", **extra}
+
+
+@pytest.fixture(scope="module")
+def streamed(spark: SparkSession, local_aws: LocalAws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("stream")
+    name = f"events-{uuid.uuid4().hex[:8]}"
+    config = load_config("local", {"storage.root": str(root), "aws.endpoint_url": local_aws.url})
+    kinesis = client("kinesis", config.aws, local_aws.url)
+    ensure_stream(kinesis, name, 2)
+    summary = produce(kinesis, name, rate=5000, seconds=1, seed=5, events=600)
+
+    command = _stream_command(root, local_aws.url, name)
+    crashed = subprocess.run(command, env=_env(LAKEHOUSE_CRASH_AFTER_BRONZE_BATCH="2"), capture_output=True,
+                             text=True, timeout=600)
+    bronze_after_crash = io.read(spark, str(root), "bronze.enrollment_events").count()
+
+    killed = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(random.Random(5).uniform(15, 25))
+    if killed.poll() is None:
+        killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=60)
+
+    final = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
+    return {"root": str(root), "name": name, "summary": summary, "crashed": crashed,
+            "bronze_after_crash": bronze_after_crash, "final": final}
+
+
+def test_the_crash_happened_after_a_bronze_commit(streamed: dict[str, Any]) -> None:
+    assert streamed["crashed"].returncode != 0
+    assert streamed["bronze_after_crash"] > 0
+    assert streamed["final"].returncode == 0, streamed["final"].stderr[-2000:]
+
+
+def test_bronze_holds_each_kinesis_record_exactly_once(spark: SparkSession, streamed: dict[str, Any]) -> None:
+    bronze = io.read(spark, streamed["root"], "bronze.enrollment_events")
+    sources = [r["_source"] for r in bronze.select("_source").collect()]
+    expected = {f"kinesis:{streamed['name']}/{shard}/{seq}" for shard, seq in streamed["summary"].sequence_numbers}
+    assert len(sources) == len(set(sources)), "a Kinesis record is in bronze twice"
+    assert set(sources) == expected
+    assert len(sources) == streamed["summary"].records_sent
+
+
+def test_silver_holds_each_event_once_and_every_record_is_accounted_for(spark: SparkSession,
+                                                                        streamed: dict[str, Any]) -> None:
+    root = streamed["root"]
+    silver = io.read(spark, root, "silver.enrollment_events")
+    ids = [r["event_id"] for r in silver.select("event_id").collect()]
+    assert len(ids) == len(set(ids))
+    bronze = io.read(spark, root, "bronze.enrollment_events")
+    quarantined = io.read(spark, root, "quarantine.enrollment_events").count()
+    # distinct event ids among bronze records that are not quarantined = silver rows
+    kept = bronze.join(io.read(spark, root, "quarantine.enrollment_events").select("_source"), "_source",
+                       how="left_anti")
+    assert kept.select("event_id").distinct().count() == len(ids)
+    duplicates = kept.count() - len(ids)
+    assert duplicates >= streamed["summary"].duplicates_sent > 0
+    assert bronze.count() == len(ids) + quarantined + duplicates
+    assert quarantined >= streamed["summary"].bad_records_sent > 0
+    assert bronze.where(F.col("_arrived_at").isNull()).isEmpty()

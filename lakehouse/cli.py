@@ -56,6 +56,7 @@ def cmd_aws(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_produce(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.aws.clients import client
+    from lakehouse.datagen.generator import registry_world
     from lakehouse.steps import aws_endpoint
     from lakehouse.streaming.producer import ensure_stream, produce
 
@@ -65,7 +66,7 @@ def cmd_produce(config: Config, args: argparse.Namespace) -> int:
         print(f"stream {config.stream.name} already holds records: nothing produced (--only-if-empty)")
         return 0
     summary = produce(kinesis, config.stream.name, rate=args.rate, seconds=args.seconds, seed=args.seed,
-                      events=args.events)
+                      events=args.events, world=registry_world(config.datagen))
     print(summary.describe())
     return 0
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Config
-from lakehouse.errors import describe
+from lakehouse.errors import SourceError, describe
 from lakehouse.ops.runs import StepReport, new_run_id, record
 from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.ingest import ingest
@@ -77,16 +77,33 @@ def aws_endpoint(config: Config) -> str | None:
     return start_detached(config.root).url
 
 
+def stream_identity(config: Config, endpoint: str | None) -> str:
+    """The stream's ARN and creation time: what tells a re-created stream from the one checkpointed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakehouse.aws.clients import client
+
+    try:
+        summary = client("kinesis", config.aws, endpoint).describe_stream_summary(StreamName=config.stream.name)
+    except (BotoCoreError, ClientError) as err:
+        raise SourceError(f"cannot reach Kinesis stream '{config.stream.name}': {describe(err)}") from None
+    description = summary["StreamDescriptionSummary"]
+    return f"{description['StreamARN']} created {description['StreamCreationTimestamp'].isoformat()}"
+
+
 def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger_seconds: int | None = None,
                timeout_seconds: float | None = None, faults: str | None = None) -> StepReport:
     """Kinesis -> bronze -> silver: drained and stopped, or continuous for `timeout_seconds`."""
-    from lakehouse.pipeline.stream import kinesis_records
+    from lakehouse.pipeline.stream import check_stream_identity, kinesis_records
     from lakehouse.pipeline.stream import run_stream as stream_into_bronze
 
     settings = silver_settings(config)
 
     def work(report: StepReport) -> None:
-        records = kinesis_records(spark, config.stream, config.aws, aws_endpoint(config), faults)
+        endpoint = aws_endpoint(config)
+        check_stream_identity(spark, config.root, stream_identity(config, endpoint), config.stream.fail_on_data_loss,
+                              report)
+        records = kinesis_records(spark, config.stream, config.aws, endpoint, faults)
         stream_into_bronze(spark, records, settings, report, available_now,
                            trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -22,7 +23,7 @@ from pyspark.sql.streaming import StreamingQuery
 from lakehouse import io
 from lakehouse.bronze.stream_records import KINESIS_COLUMNS, bronze_stream_events
 from lakehouse.config import AwsConfig, StreamConfig
-from lakehouse.errors import ConfigError
+from lakehouse.errors import ConfigError, SourceError
 from lakehouse.ops.runs import StepReport, now
 from lakehouse.pipeline.silver import SilverSettings, build_events, checkpoint
 
@@ -82,6 +83,41 @@ def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, e
 
 def stream_checkpoint(root: str) -> str:
     return checkpoint(root, "stream_enrollment_events")
+
+
+def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on_data_loss: bool,
+                          report: StepReport) -> None:
+    """A checkpoint belongs to one stream: refuse one written for a stream since deleted and re-created.
+
+    Kinesis sequence numbers start over in a re-created stream, so an old checkpoint would skip its
+    records silently. `identity` is the stream's ARN and creation time; it is kept beside the
+    checkpoint. With `fail_on_data_loss` false, the old checkpoint is set aside and reading starts
+    over from the stream's start position.
+    """
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    marker = jvm.org.apache.hadoop.fs.Path(stream_checkpoint(root) + ".stream")  # type: ignore[union-attr]
+    fs = marker.getFileSystem(conf)
+    location = jvm.org.apache.hadoop.fs.Path(stream_checkpoint(root))  # type: ignore[union-attr]
+    if fs.exists(marker):
+        stream = fs.open(marker)
+        known = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")  # type: ignore[union-attr]
+        stream.close()
+        if known == identity:
+            return
+        message = (f"the stream's checkpoint {stream_checkpoint(root)} was written for {known}, but the stream "
+                   f"now is {identity} (deleted and re-created): its positions point at data the stream no "
+                   "longer holds")
+        if fail_on_data_loss:
+            raise SourceError(message + "; set stream.fail_on_data_loss: false to start over")
+        report.progress("warning: " + message + "; starting over from the stream's start position")
+        fs.rename(location, jvm.org.apache.hadoop.fs.Path(  # type: ignore[union-attr]
+            f"{stream_checkpoint(root)}.replaced-{int(time.time())}"))
+    elif fs.exists(location):
+        report.progress("stream checkpoint has no stream identity yet; recording it")
+    out = fs.create(marker, True)
+    out.write(bytearray(identity.encode()))
+    out.close()
 
 
 def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, report: StepReport,

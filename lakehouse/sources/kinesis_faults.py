@@ -81,7 +81,11 @@ class FaultInjectingKinesis:
         if trimmed is not None and kwargs.get("ShardIteratorType") == "TRIM_HORIZON":
             # The records before `trimmed` are gone: TRIM_HORIZON starts at the oldest retained one.
             kwargs = {**kwargs, "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": trimmed}
-        return self._client.get_shard_iterator(**kwargs)
+        answer = self._client.get_shard_iterator(**kwargs)
+        # A fresh iterator is valid even when moto spells it like one expired earlier (its
+        # iterators encode stream, shard and position), else a refresh could never succeed.
+        self._expired.discard(answer["ShardIterator"])
+        return answer
 
     def get_records(self, **kwargs: Any) -> Any:
         self.calls["get_records"] += 1

@@ -1,0 +1,582 @@
+"""The Kinesis streaming source against the Kinesis API of the local moto server.
+
+Every test makes its own stream and puts records with boto3; the expected records are the
+(shard id, sequence number) pairs the put_record answers returned, never the source's own reads.
+Queries run with a processingTime trigger and `processAllAvailable()`: Spark 4.1 plans only one
+micro-batch per Trigger.AvailableNow run for Python sources, and these tests need the backlog drained.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from pyspark.errors import StreamingQueryException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from lakehouse.aws.local import LOCAL_CREDENTIALS, LocalAws
+from lakehouse.errors import SourceError
+from lakehouse.sources.kinesis import KinesisDataLossError, KinesisStreamReader, ShardReader, register
+from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
+from lakehouse.sources.kinesis_shards import (
+    KinesisOptions,
+    ShardInfo,
+    backoff_seconds,
+    checkpoint_lost,
+    iterator_args,
+    lineage_order,
+    make_offset,
+    parents_finished,
+    seq_key,
+)
+
+Key = tuple[str, str]  # (shard id, sequence number)
+LOW, HIGH = "1", str(2**127 + 1)  # explicit hash keys: first and second half of the key space
+SHARD = [f"shardId-{i:012d}" for i in range(6)]
+
+
+# ---------------------------------------------------------------- pure pieces, no stream, no Spark
+
+
+def test_sequence_numbers_compare_as_integers() -> None:
+    real = "49590338271490256608559692538361571095921575989136588898"
+    assert seq_key("10") > seq_key("9")  # as text "9" > "10"
+    assert seq_key(real) > seq_key("9" * 40)
+    assert sorted(["10", "9", "100"], key=seq_key) == ["9", "10", "100"]
+
+
+def test_shard_info_reads_lineage_and_end() -> None:
+    merged = ShardInfo.from_listing({
+        "ShardId": "c", "ParentShardId": "a", "AdjacentParentShardId": "b",
+        "SequenceNumberRange": {"StartingSequenceNumber": "5", "EndingSequenceNumber": "12"},
+    })
+    assert merged == ShardInfo("c", ("a", "b"), "12")
+    assert not merged.read_to_end(None)
+    assert not merged.read_to_end("9")
+    assert merged.read_to_end("12") and merged.read_to_end("100")
+    assert not ShardInfo.from_listing({"ShardId": "o", "SequenceNumberRange": {}}).read_to_end("100")
+
+
+def test_lineage_order_puts_parents_before_children_whatever_their_ids() -> None:
+    listing = {
+        "z-root": ShardInfo("z-root"),
+        "b-left": ShardInfo("b-left", ("z-root",)),
+        "a-right": ShardInfo("a-right", ("z-root",)),
+        "0-merged": ShardInfo("0-merged", ("b-left", "a-right")),
+        "m-orphan": ShardInfo("m-orphan", ("expired-parent",)),
+    }
+    order = lineage_order(listing)
+    assert sorted(order) == sorted(listing)
+    pos = {sid: i for i, sid in enumerate(order)}
+    for sid, info in listing.items():
+        assert all(pos[p] < pos[sid] for p in info.parents if p in listing)
+
+
+def test_parents_finished_waits_for_every_listed_parent() -> None:
+    listing = {s: ShardInfo(s) for s in ("a", "b")}
+    child = ShardInfo("c", ("a", "b"))
+    assert not parents_finished(child, {}, listing)
+    assert not parents_finished(child, {"a": {"done": True}, "b": {"seq": "4"}}, listing)
+    assert parents_finished(child, {"a": {"done": True}, "b": {"done": True, "seq": "4"}}, listing)
+    # a parent gone from the stream and never read by this query has nothing left to wait for
+    assert parents_finished(ShardInfo("c", ("gone",)), {}, listing)
+    assert not parents_finished(ShardInfo("c", ("gone",)), {"gone": {"seq": "3"}}, listing)
+
+
+def test_checkpoint_lost_only_when_older_than_oldest_retained() -> None:
+    assert checkpoint_lost("10", "15")
+    assert not checkpoint_lost("15", "15")
+    assert not checkpoint_lost("20", "15")
+    assert not checkpoint_lost("9", None)  # an empty open shard gives no evidence
+    assert checkpoint_lost("9", None, ending_seq="12")  # an emptied closed shard ended after the checkpoint
+    assert not checkpoint_lost("12", None, ending_seq="12")
+    assert checkpoint_lost("9", "10")  # integers, not text ("9" > "10" as text)
+
+
+def test_iterator_args_continue_after_the_last_number_or_at_the_start() -> None:
+    assert iterator_args({"type": "TRIM_HORIZON"}, "7") == {
+        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": "7"}
+    assert iterator_args({"type": "TRIM_HORIZON"}, None) == {"ShardIteratorType": "TRIM_HORIZON"}
+    at = iterator_args({"type": "AT_TIMESTAMP", "timestamp": "2026-01-02T03:04:05+00:00"}, None)
+    assert at["ShardIteratorType"] == "AT_TIMESTAMP"
+    assert at["Timestamp"].timestamp() == 1767323045.0
+
+
+def test_offsets_serialise_the_same_whatever_the_insertion_order() -> None:
+    start = {"type": "TRIM_HORIZON"}
+    one = make_offset(start, {"s-2": {"seq": "3"}, "s-1": {"seq": "9", "done": True}})
+    two = make_offset(start, {"s-1": {"done": True, "seq": "9"}, "s-2": {"seq": "3"}})
+    assert json.dumps(one) == json.dumps(two)
+    assert json.loads(json.dumps(one)) == one
+
+
+def test_backoff_is_full_jitter_capped_and_varied() -> None:
+    rng = random.Random(1)
+    for attempt in range(12):
+        ceiling = min(2.0, 0.1 * 2**attempt)
+        delays = [backoff_seconds(attempt, 0.1, 2.0, rng) for _ in range(50)]
+        assert all(0.0 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 40  # jittered, not lock-step
+    assert max(backoff_seconds(30, 0.1, 2.0, rng) for _ in range(200)) <= 2.0
+
+
+def test_options_are_checked_with_clear_messages() -> None:
+    with pytest.raises(SourceError, match="streamName"):
+        KinesisOptions.parse({"region": "eu-west-1"})
+    with pytest.raises(SourceError, match="maxRecordsPerShard"):
+        KinesisOptions.parse({"streamName": "s", "maxRecordsPerShard": "0"})
+    with pytest.raises(SourceError, match="startingTimestamp"):
+        KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP"})
+    opts = KinesisOptions.parse({"streamname": "s", "FAILONDATALOSS": "false", "faultsTrimBefore": '{"sh": "15"}'})
+    assert (opts.max_records_per_shard, opts.max_retries, opts.fail_on_data_loss) == (2000, 8, False)
+    assert opts.faults is not None and opts.faults.trim_before == {"sh": "15"}
+    assert KinesisOptions.parse({"streamName": "s"}).start() == {"type": "TRIM_HORIZON"}
+    before = time.time()
+    latest = KinesisOptions.parse({"streamName": "s", "startingPosition": "latest"}).start()
+    assert latest["type"] == "AT_TIMESTAMP"
+    assert before - 1 <= datetime.fromisoformat(latest["timestamp"]).timestamp() <= time.time() + 1
+    naive = KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP",
+                                  "startingTimestamp": "2026-01-02T03:04:05"}).start()
+    assert naive == {"type": "AT_TIMESTAMP", "timestamp": "2026-01-02T03:04:05+00:00"}
+
+
+# ---------------------------------------------------------------- helpers against the moto server
+
+
+@pytest.fixture
+def kinesis(local_aws: LocalAws) -> Any:
+    return boto3.client("kinesis", endpoint_url=local_aws.url, region_name="us-east-1", **LOCAL_CREDENTIALS)
+
+
+@pytest.fixture
+def aws_resharding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto reshard the way Kinesis does. moto routes new records to closed parents too, and
+    moves (split) or copies (merge) a parent's records into its children; Kinesis routes new records
+    to open shards only and keeps a closed parent's records in the parent. The server runs in this
+    process, so its model can be patched for one test."""
+    from moto.kinesis.models import Stream
+
+    def open_shard_for_key(self: Any, partition_key: str, explicit_hash_key: str | None) -> Any:
+        key = int(explicit_hash_key) if explicit_hash_key else int(hashlib.md5(partition_key.encode()).hexdigest(), 16)
+        return next(s for s in self.shards.values() if s.is_open and s.starting_hash <= key <= s.ending_hash)
+
+    def keeping_parent_records(reshard: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(self: Any, first: str, second: str) -> None:
+            parents = [self.shards[a] for a in (first, second) if a in self.shards]
+            kept = [p.records for p in parents]
+            for parent in parents:
+                parent.records = OrderedDict()
+            try:
+                reshard(self, first, second)
+            finally:
+                for parent, records in zip(parents, kept, strict=True):
+                    parent.records = records
+        return wrapped
+
+    monkeypatch.setattr(Stream, "get_shard_for_key", open_shard_for_key)
+    monkeypatch.setattr(Stream, "split_shard", keeping_parent_records(Stream.split_shard))
+    monkeypatch.setattr(Stream, "merge_shards", keeping_parent_records(Stream.merge_shards))
+
+
+def _stream(kinesis: Any, shards: int) -> str:
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    kinesis.create_stream(StreamName=name, ShardCount=shards)
+    return name
+
+
+def _put(kinesis: Any, stream: str, count: int, hash_keys: tuple[str, ...] = (LOW, HIGH)) -> dict[Key, bytes]:
+    """`count` records spread over `hash_keys`; returns what Kinesis said it stored where."""
+    stored: dict[Key, bytes] = {}
+    for i in range(count):
+        data = f"{uuid.uuid4().hex}-{i}".encode()
+        answer = kinesis.put_record(StreamName=stream, Data=data, PartitionKey=f"pk-{i}",
+                                    ExplicitHashKey=hash_keys[i % len(hash_keys)])
+        stored[(answer["ShardId"], answer["SequenceNumber"])] = data
+    return stored
+
+
+def _options(local_aws: LocalAws, stream: str, **extra: str) -> dict[str, str]:
+    return {"streamName": stream, "endpointUrl": local_aws.url, "region": "us-east-1", "retryBaseMillis": "1", **extra}
+
+
+def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> StreamingQuery:
+    """A query appending every micro-batch, with its batch id, to parquet under tmp_path."""
+    register(spark)
+    out = str(tmp_path / "out")
+
+    def append(batch: DataFrame, batch_id: int) -> None:
+        batch.withColumn("batch_id", F.lit(batch_id)).write.mode("append").parquet(out)
+
+    return (
+        spark.readStream.format("lakehouse-kinesis").options(**options).load()
+        .writeStream.foreachBatch(append).option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .trigger(processingTime="0 seconds").start()
+    )
+
+
+def _drain(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> StreamingQuery:
+    query = _start(spark, options, tmp_path)
+    try:
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    return query
+
+
+def _rows(spark: SparkSession, tmp_path: Path) -> list[Any]:
+    out = tmp_path / "out"
+    if not out.exists():
+        return []
+    return spark.read.parquet(str(out)).select(
+        "shard_id", "sequence_number", "batch_id", "data", "stream", "partition_key",
+        F.unix_micros("approximate_arrival_timestamp").alias("arrived_us"),
+    ).collect()
+
+
+def _keys(rows: list[Any]) -> Counter[Key]:
+    return Counter((r.shard_id, r.sequence_number) for r in rows)
+
+
+def _exactly(rows: list[Any], expected: dict[Key, bytes]) -> None:
+    seen = _keys(rows)
+    assert [k for k, n in seen.items() if n > 1] == []  # no duplicate
+    assert set(seen) == set(expected)  # no loss, nothing invented
+    assert {(r.shard_id, r.sequence_number): bytes(r.data) for r in rows} == expected
+
+
+# ---------------------------------------------------------------- through Spark
+
+
+def test_reads_every_record_once_and_resumes_from_the_checkpoint(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 2)
+    before_us = int(time.time() * 1e6)
+    first = _put(kinesis, stream, 30)
+    after_us = int(time.time() * 1e6)
+    assert {shard for shard, _ in first} == set(SHARD[:2])
+    _drain(spark, _options(local_aws, stream), tmp_path)
+    rows = _rows(spark, tmp_path)
+    _exactly(rows, first)
+    assert {r.stream for r in rows} == {stream}
+    assert {r.partition_key for r in rows} == {f"pk-{i}" for i in range(30)}
+    # the arrival instant, whatever the time zones of the JVM and the Python workers
+    assert all(before_us - 1000 <= r.arrived_us <= after_us + 1000 for r in rows)
+
+    second = _put(kinesis, stream, 20)
+    _drain(spark, _options(local_aws, stream), tmp_path)
+    _exactly(_rows(spark, tmp_path), first | second)
+
+
+def test_max_records_per_shard_bounds_each_batch(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 2)
+    expected = _put(kinesis, stream, 50)  # 25 per shard
+    query = _drain(spark, _options(local_aws, stream, maxRecordsPerShard="10"), tmp_path)
+    rows = _rows(spark, tmp_path)
+    _exactly(rows, expected)
+    per_batch_and_shard = Counter((r.batch_id, r.shard_id) for r in rows)
+    assert max(per_batch_and_shard.values()) <= 10
+    assert len({r.batch_id for r in rows}) >= 3
+    assert sum(p["numInputRows"] for p in query.recentProgress) == 50
+    # within a batch, a shard's records come in sequence order (the parquet files keep row order)
+    for batch in {r.batch_id for r in rows}:
+        for shard in SHARD[:2]:
+            seqs = [int(r.sequence_number) for r in rows if r.batch_id == batch and r.shard_id == shard]
+            assert seqs == sorted(seqs)
+
+
+def test_a_restarted_batch_replays_exactly_the_same_records(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 2)
+    first = _put(kinesis, stream, 16)
+    options = _options(local_aws, stream, maxRecordsPerShard="3")
+    _drain(spark, options, tmp_path)
+    rows = _rows(spark, tmp_path)
+    last = max(r.batch_id for r in rows)
+    planned = _keys([r for r in rows if r.batch_id == last])
+    # as if the process died after writing the last batch but before committing it
+    commits = tmp_path / "checkpoint" / "commits"
+    for name in (str(last), f".{last}.crc"):
+        (commits / name).unlink(missing_ok=True)
+    second = _put(kinesis, stream, 10)
+    _drain(spark, options, tmp_path)
+    rows = _rows(spark, tmp_path)
+    # the sink is a plain append, so the replayed batch shows up twice: each time the same records
+    assert _keys([r for r in rows if r.batch_id == last]) == Counter({k: 2 for k in planned})
+    replayed_once = {(r.shard_id, r.sequence_number): r for r in rows if r.batch_id == last}
+    _exactly([r for r in rows if r.batch_id != last] + list(replayed_once.values()), first | second)
+
+
+def _parents_before_children(rows: list[Any], lineage: dict[str, tuple[str, ...]]) -> None:
+    batches: dict[str, list[int]] = {}
+    for r in rows:
+        batches.setdefault(r.shard_id, []).append(r.batch_id)
+    for child, parents in lineage.items():
+        for parent in parents:
+            if child in batches and parent in batches:
+                assert max(batches[parent]) <= min(batches[child]), f"{child} read before its parent {parent} ended"
+
+
+def test_resharding_while_stopped_loses_nothing_and_reads_parents_first(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path, aws_resharding: None
+) -> None:
+    stream = _stream(kinesis, 2)
+    options = _options(local_aws, stream, maxRecordsPerShard="4")
+    first = _put(kinesis, stream, 10)
+    _drain(spark, options, tmp_path)
+    unread = _put(kinesis, stream, 14)  # left in the parents when they close
+    # shard 0 splits into 2 and 3; then 3 and shard 1 merge into 4
+    kinesis.split_shard(StreamName=stream, ShardToSplit=SHARD[0], NewStartingHashKey=str(2**126))
+    kinesis.merge_shards(StreamName=stream, ShardToMerge=SHARD[3], AdjacentShardToMerge=SHARD[1])
+    after = _put(kinesis, stream, 12, hash_keys=(LOW, str(2**126 + 1), HIGH))
+    assert {shard for shard, _ in after} == {SHARD[2], SHARD[4]}
+    _drain(spark, options, tmp_path)
+    rows = _rows(spark, tmp_path)
+    _exactly(rows, first | unread | after)
+    _parents_before_children(rows, {SHARD[2]: (SHARD[0],), SHARD[3]: (SHARD[0],), SHARD[4]: (SHARD[3], SHARD[1])})
+
+
+def test_resharding_between_batches_is_followed_without_a_restart(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path, aws_resharding: None
+) -> None:
+    stream = _stream(kinesis, 1)
+    query = _start(spark, _options(local_aws, stream, maxRecordsPerShard="5"), tmp_path)
+    try:
+        expected = _put(kinesis, stream, 8)
+        query.processAllAvailable()
+        expected |= _put(kinesis, stream, 12)  # unread when the shard splits
+        kinesis.split_shard(StreamName=stream, ShardToSplit=SHARD[0], NewStartingHashKey=str(2**127))
+        expected |= _put(kinesis, stream, 10)  # into the children 1 and 2
+        query.processAllAvailable()
+        kinesis.merge_shards(StreamName=stream, ShardToMerge=SHARD[1], AdjacentShardToMerge=SHARD[2])
+        expected |= _put(kinesis, stream, 6)  # into 3
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    rows = _rows(spark, tmp_path)
+    assert {shard for shard, _ in expected} == set(SHARD[:4])
+    _exactly(rows, expected)
+    _parents_before_children(rows, {SHARD[1]: (SHARD[0],), SHARD[2]: (SHARD[0],), SHARD[3]: (SHARD[1], SHARD[2])})
+
+
+def test_injected_faults_lose_and_repeat_nothing(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 2)
+    expected = _put(kinesis, stream, 40)
+    faults = "throttle_every=3,expire_every=4,limit_every=5"
+    _drain(spark, _options(local_aws, stream, maxRecordsPerShard="7", faults=faults), tmp_path)
+    _exactly(_rows(spark, tmp_path), expected)
+
+
+def test_a_stream_that_always_throttles_fails_after_max_retries(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 1)
+    _put(kinesis, stream, 3)
+    started = time.monotonic()
+    with pytest.raises(StreamingQueryException, match="ProvisionedThroughputExceededException after 3 retries"):
+        _drain(spark, _options(local_aws, stream, faults="throttle_every=1", maxRetries="3"), tmp_path)
+    assert time.monotonic() - started < 60
+
+
+def test_data_loss_fails_loudly_or_continues_from_the_oldest_retained_record(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 1)
+    first = _put(kinesis, stream, 10)
+    _drain(spark, _options(local_aws, stream), tmp_path)
+    second = _put(kinesis, stream, 10)
+    seqs = sorted((int(seq) for _, seq in second))
+    checkpoint, oldest = max(int(seq) for _, seq in first), str(seqs[4])  # five unread records "trimmed"
+    trimmed = _options(local_aws, stream, faultsTrimBefore=json.dumps({SHARD[0]: oldest}))
+    message = (f"stream '{stream}' shard '{SHARD[0]}': the checkpoint resumes after sequence number "
+               f"{checkpoint}, but the oldest record the stream still retains is {oldest}")
+    with pytest.raises(StreamingQueryException, match=re.escape(message)):
+        _drain(spark, trimmed, tmp_path)
+    assert _keys(_rows(spark, tmp_path)) == Counter(dict.fromkeys(first, 1))  # nothing skipped silently
+
+    _drain(spark, {**trimmed, "failOnDataLoss": "false"}, tmp_path)
+    retained = {k: v for k, v in second.items() if int(k[1]) >= int(oldest)}
+    _exactly(_rows(spark, tmp_path), first | retained)
+
+
+def test_latest_reads_only_records_put_after_the_query_started(
+    spark: SparkSession, local_aws: LocalAws, kinesis: Any, tmp_path: Path
+) -> None:
+    stream = _stream(kinesis, 2)
+    _put(kinesis, stream, 6)
+    time.sleep(0.05)  # arrival timestamps have millisecond resolution
+    query = _start(spark, _options(local_aws, stream, startingPosition="LATEST"), tmp_path)
+    try:
+        query.processAllAvailable()
+        time.sleep(0.05)
+        later = _put(kinesis, stream, 8)
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    _exactly(_rows(spark, tmp_path), later)
+
+
+def test_load_without_stream_name_names_the_option(spark: SparkSession) -> None:
+    register(spark)
+    with pytest.raises(Exception, match="streamName"):
+        spark.readStream.format("lakehouse-kinesis").option("region", "us-east-1").load()
+
+
+# ---------------------------------------------------------------- the reader itself, without Spark
+
+
+def _reader(local_aws: LocalAws, stream: str, **extra: str) -> KinesisStreamReader:
+    return KinesisStreamReader(KinesisOptions.parse(_options(local_aws, stream, **extra)))
+
+
+Read = tuple[dict[str, Any], list[Any], dict[str, Any]]
+
+
+def _read_all(reader: KinesisStreamReader, start: dict[str, Any]) -> Iterator[Read]:
+    """(start, rows, end) of each read until a read brings nothing new."""
+    while True:
+        rows, end = reader.read(start)
+        rows = list(rows)
+        if end == start:
+            return
+        yield start, rows, end
+        start = end
+
+
+def test_replay_between_offsets_is_deterministic(local_aws: LocalAws, kinesis: Any) -> None:
+    stream = _stream(kinesis, 2)
+    _put(kinesis, stream, 20)
+    reader = _reader(local_aws, stream, maxRecordsPerShard="4")
+    reads = list(_read_all(reader, reader.initialOffset()))
+    _put(kinesis, stream, 10)  # newer records must not leak into a replay
+    fresh = _reader(local_aws, stream, maxRecordsPerShard="4")  # a restarted process
+    for start, rows, end in reads:
+        assert list(fresh.readBetweenOffsets(start, end)) == rows
+
+
+def test_reader_survives_injected_faults_and_they_really_happen(local_aws: LocalAws, kinesis: Any) -> None:
+    stream = _stream(kinesis, 2)
+    expected = _put(kinesis, stream, 30)
+    reader = _reader(local_aws, stream, maxRecordsPerShard="4", faults="throttle_every=3,expire_every=4,limit_every=5")
+    reads = list(_read_all(reader, reader.initialOffset()))
+    got = [(row[2], row[3]) for _, rows, _ in reads for row in rows]
+    assert sorted(got) == sorted(expected) and len(got) == len(set(got))
+    faults = reader.shards.client.faults
+    assert faults["ProvisionedThroughputExceededException"] and faults["ExpiredIteratorException"]
+    assert faults["LimitExceededException"]
+
+
+class _SmallPages:
+    """Kinesis may answer fewer records than asked for (its 10 MB page limit); moto never does."""
+
+    def __init__(self, client: Any, size: int) -> None:
+        self._client, self._size = client, size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_records(self, **kwargs: Any) -> Any:
+        return self._client.get_records(**{**kwargs, "Limit": min(kwargs["Limit"], self._size)})
+
+
+class _ExpiresOnce:
+    """The next GetRecords finds its iterator expired, as after five idle minutes between batches."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.expired = client, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_records(self, **kwargs: Any) -> Any:
+        if not self.expired:
+            self.expired = True
+            raise ClientError({"Error": {"Code": "ExpiredIteratorException", "Message": "idle"}}, "GetRecords")
+        return self._client.get_records(**kwargs)
+
+
+def test_an_expired_iterator_resumes_right_after_the_last_record(local_aws: LocalAws, kinesis: Any) -> None:
+    stream = _stream(kinesis, 1)
+    first = _put(kinesis, stream, 20)
+    raw = boto3.client("kinesis", endpoint_url=local_aws.url, region_name="us-east-1", **LOCAL_CREDENTIALS)
+    faulty = FaultInjectingKinesis(_SmallPages(raw, 3), FaultPlan(expire_every=2))  # expiries within one read
+    reader = ShardReader(KinesisOptions.parse(_options(local_aws, stream)), faulty)
+    shard, horizon = ShardInfo(SHARD[0]), {"type": "TRIM_HORIZON"}
+    batch = reader.read_shard(shard, horizon, None, limit=100)
+    assert [r["SequenceNumber"] for r in batch.records] == sorted((seq for _, seq in first), key=int)
+    assert faulty.faults["ExpiredIteratorException"] >= 3
+    assert (batch.last_seq, batch.done) == (str(max(int(seq) for _, seq in first)), False)
+
+    second = _put(kinesis, stream, 5)
+    reader.client = _ExpiresOnce(raw)  # the iterator kept from the last batch has expired
+    batch = reader.read_shard(shard, horizon, batch.last_seq, limit=100)
+    assert [r["SequenceNumber"] for r in batch.records] == sorted((seq for _, seq in second), key=int)
+    assert reader.client.expired
+
+
+def test_throttling_retries_are_bounded(local_aws: LocalAws, kinesis: Any) -> None:
+    stream = _stream(kinesis, 1)
+    opts = KinesisOptions.parse(_options(local_aws, stream, maxRetries="4"))
+    raw = boto3.client("kinesis", endpoint_url=local_aws.url, region_name="us-east-1", **LOCAL_CREDENTIALS)
+    client = FaultInjectingKinesis(raw, FaultPlan(throttle_every=1))
+    with pytest.raises(SourceError, match="after 4 retries"):
+        ShardReader(opts, client).call("get_shard_iterator", StreamName=stream, ShardId=SHARD[0],
+                                       ShardIteratorType="TRIM_HORIZON")
+    assert client.calls["get_shard_iterator"] == 5
+
+
+def test_a_checkpointed_shard_missing_from_the_stream_is_data_loss(
+    local_aws: LocalAws, kinesis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = _stream(kinesis, 1)
+    expected = _put(kinesis, stream, 3)
+    start = make_offset({"type": "TRIM_HORIZON"}, {"shardId-000000000099": {"seq": "5"}})
+    with pytest.raises(KinesisDataLossError, match=f"stream '{stream}'.*'shardId-000000000099'.*sequence number 5"):
+        _reader(local_aws, stream).read(start)
+    rows, end = _reader(local_aws, stream, failOnDataLoss="false").read(start)
+    assert "shardId-000000000099" in caplog.text
+    assert {(r[2], r[3]) for r in rows} == set(expected)
+    assert "shardId-000000000099" not in end["shards"]
+
+
+def test_an_empty_parent_finishes_and_its_children_are_read(
+    local_aws: LocalAws, kinesis: Any, aws_resharding: None
+) -> None:
+    stream = _stream(kinesis, 1)
+    kinesis.split_shard(StreamName=stream, ShardToSplit=SHARD[0], NewStartingHashKey=str(2**127))
+    expected = _put(kinesis, stream, 6)
+    reader = _reader(local_aws, stream)
+    rows, end = reader.read(reader.initialOffset())
+    assert {(r[2], r[3]) for r in rows} == set(expected)
+    assert end["shards"][SHARD[0]] == {"done": True}
+
+
+def test_at_timestamp_starts_at_the_first_record_arrived_since(local_aws: LocalAws, kinesis: Any) -> None:
+    stream = _stream(kinesis, 2)
+    _put(kinesis, stream, 5)
+    time.sleep(0.05)
+    since = time.time()
+    time.sleep(0.05)
+    later = _put(kinesis, stream, 5)
+    reader = _reader(local_aws, stream, startingPosition="AT_TIMESTAMP",
+                     startingTimestamp=datetime.fromtimestamp(since, UTC).isoformat())
+    rows, _ = reader.read(reader.initialOffset())
+    assert {(r[2], r[3]) for r in rows} == set(later)

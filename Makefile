@@ -28,11 +28,15 @@ $(JARS)/.done: jvm/pom.xml
 jars: $(JARS)/.done
 
 # The first half of the month, a run, the second half (late events, a replaced report, an office
-# that moves region), another run with the summary. A second `make demo` changes nothing.
+# that moves region), events produced to the local Kinesis stream and drained into bronze and
+# silver, then a run with the summary. A second `make demo` changes nothing.
 demo: setup
+	$(BIN)/lakehouse aws start
 	$(BIN)/lakehouse generate --part 1
 	$(BIN)/lakehouse run --no-summary
 	$(BIN)/lakehouse generate --part 2
+	$(BIN)/lakehouse produce --events 5000 --rate 2000 --only-if-empty
+	$(BIN)/lakehouse stream --available-now
 	$(BIN)/lakehouse run
 
 lint: setup

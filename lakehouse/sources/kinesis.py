@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from pyspark.sql import SparkSession
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 
@@ -62,6 +63,9 @@ KINESIS_SCHEMA = (
 log = logging.getLogger(__name__)
 
 _THROTTLED = {"ProvisionedThroughputExceededException", "LimitExceededException"}
+# Transient server-side failures: every call this reader makes only reads (a GetRecords iterator
+# is a token, not a cursor), so retrying them is safe.
+_TRANSIENT = {"InternalFailure", "ServiceUnavailable", "InternalServerError", "KMSThrottlingException"}
 _PAGE_LIMIT = 10_000  # GetRecords' own maximum
 # Kinesis may answer empty pages while still behind the tip. A micro-batch gives up after a few
 # (the next batch goes on); seeking a known position (a replay, the oldest record) keeps going.
@@ -95,21 +99,27 @@ class ShardReader:
         self._live: dict[str, tuple[str | None, str]] = {}
 
     def call(self, operation: str, **kwargs: Any) -> Any:
-        """One Kinesis call, retried with full-jitter back-off while throttled, at most maxRetries times."""
+        """One Kinesis call, retried with full-jitter back-off while throttled or failing transiently
+        (a 5xx answer, a dropped connection), at most maxRetries times."""
         for attempt in range(self.opts.max_retries + 1):
             try:
                 return getattr(self.client, operation)(**kwargs)
+            except (BotoConnectionError, ReadTimeoutError) as err:
+                failure: Exception = err
+                code = type(err).__name__
             except ClientError as err:
                 code = err.response.get("Error", {}).get("Code", "")
-                if code not in _THROTTLED:
+                status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+                if code not in _THROTTLED and code not in _TRANSIENT and status < 500:
                     raise
-                if attempt == self.opts.max_retries:
-                    raise SourceError(
-                        f"Kinesis {operation} on stream '{self.opts.stream_name}' still failed with {code} "
-                        f"after {self.opts.max_retries} retries (option maxRetries); the stream is over its limits"
-                    ) from err
-                pause = backoff_seconds(attempt, self.opts.retry_base_seconds, self.opts.retry_max_seconds, self._rng)
-                time.sleep(pause)
+                failure, code = err, code or f"HTTP {status}"
+            if attempt == self.opts.max_retries:
+                raise SourceError(
+                    f"Kinesis {operation} on stream '{self.opts.stream_name}' still failed with {code} "
+                    f"after {self.opts.max_retries} retries (option maxRetries): throttled or unavailable"
+                ) from failure
+            pause = backoff_seconds(attempt, self.opts.retry_base_seconds, self.opts.retry_max_seconds, self._rng)
+            time.sleep(pause)
         raise AssertionError("unreachable")
 
     def list_shards(self) -> dict[str, ShardInfo]:

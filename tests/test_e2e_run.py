@@ -508,27 +508,15 @@ def test_every_run_succeeds_and_the_rerun_reports_no_change(spark: SparkSession,
 
 
 @pytest.mark.slow
-def test_kpi_enrollments_daily(spark: SparkSession, scenario: Scenario) -> None:
-    assert_table(spark, scenario.at(spark, "gold.kpi_enrollments_daily", "moved"),
-                 expected_kpi_enrollments(late=False), KPI_ENROLLMENTS)
-
-
-@pytest.mark.slow
-def test_kpi_validation_times_daily(spark: SparkSession, scenario: Scenario) -> None:
-    assert_table(spark, scenario.at(spark, "gold.kpi_validation_times_daily", "moved"),
-                 expected_kpi_times(late=False), KPI_TIMES)
-
-
-@pytest.mark.slow
-def test_kpi_office_daily(spark: SparkSession, scenario: Scenario) -> None:
-    assert_table(spark, scenario.at(spark, "gold.kpi_office_daily", "moved"),
-                 expected_kpi_office(late=False), KPI_OFFICE)
-
-
-@pytest.mark.slow
-def test_fct_enrollments(spark: SparkSession, scenario: Scenario) -> None:
-    assert_table(spark, scenario.at(spark, "gold.fct_enrollments", "moved"),
-                 expected_fct_enrollments(late=False), FCT_ENROLLMENTS)
+@pytest.mark.parametrize("table, expected, ddl", [
+    ("gold.kpi_enrollments_daily", expected_kpi_enrollments, KPI_ENROLLMENTS),
+    ("gold.kpi_validation_times_daily", expected_kpi_times, KPI_TIMES),
+    ("gold.kpi_office_daily", expected_kpi_office, KPI_OFFICE),
+    ("gold.fct_enrollments", expected_fct_enrollments, FCT_ENROLLMENTS),
+])
+def test_gold_tables_match_the_hand_worked_values(spark: SparkSession, scenario: Scenario, table: str,
+                                                  expected: Any, ddl: str) -> None:
+    assert_table(spark, scenario.at(spark, table, "moved"), expected(late=False), ddl)
 
 
 @pytest.mark.slow

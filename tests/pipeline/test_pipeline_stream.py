@@ -97,3 +97,37 @@ def test_silver_holds_each_event_once_and_every_record_is_accounted_for(spark: S
     assert bronze.count() == len(ids) + quarantined + duplicates
     assert quarantined >= streamed["summary"].bad_records_sent > 0
     assert bronze.where(F.col("_arrived_at").isNull()).isEmpty()
+
+
+def test_poison_records_go_to_quarantine_and_the_stream_goes_on(spark: SparkSession, local_aws: LocalAws,
+                                                                tmp_path: Path) -> None:
+    from lakehouse import steps
+
+    name = f"poison-{uuid.uuid4().hex[:8]}"
+    config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
+                                   "stream.name": name, "stream.shards": 1})
+    kinesis = client("kinesis", config.aws, local_aws.url)
+    ensure_stream(kinesis, name, 1)
+    good = ('{"event_id": "5b0c8a52-7f0e-4d7e-9c43-2f1f4c1b9a10", "event_type": "enrollment_started", '
+            '"event_time": "2026-11-20T10:00:00.000Z", "schema_version": 1, "enrollment_id": "en-1", '
+            '"national_id": "12345678", "full_name": "A B", "birth_date": "1990-01-01", "office_id": "OF-0001", '
+            '"channel": "web", "operator_id": null, "validation": null}')
+    payloads = {
+        "not_json": b"this is not json at all",
+        "not_utf8": b'{"event_id": "\xff\xfe\xfa"}',
+        "huge": b'{"event_id": "' + b"x" * (1024 * 1024 - 200),  # near the 1 MiB limit, cut short
+        "good": good.encode(),
+    }
+    put = {kind: kinesis.put_record(StreamName=name, Data=data, PartitionKey="p") for kind, data in payloads.items()}
+    report = steps.run_stream(spark, config, available_now=True)
+    assert report.status == "succeeded"
+
+    quarantine = io.read(spark, str(tmp_path), "quarantine.enrollment_events")
+    rules = {r["_source"]: list(r["_failed_rules"]) for r in quarantine.collect()}
+    for kind in ("not_json", "not_utf8", "huge"):
+        source = f"kinesis:{name}/{put[kind]['ShardId']}/{put[kind]['SequenceNumber']}"
+        assert rules.get(source) == ["record_parseable"], kind
+    errors = {r["_source"].rsplit("/", 1)[1]: r["_parse_error"] for r in quarantine.collect()}
+    assert errors[put["not_utf8"]["SequenceNumber"]] == "not valid UTF-8"
+    silver = io.read(spark, str(tmp_path), "silver.enrollment_events").collect()
+    assert [r["event_id"] for r in silver] == ["5b0c8a52-7f0e-4d7e-9c43-2f1f4c1b9a10"]

@@ -23,6 +23,7 @@ from lakehouse.tables import BRONZE_DEVICE_LOGS, BRONZE_EVENTS, BRONZE_OFFICE_RE
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 20, 14, 5, tzinfo=UTC)  # ingestion time of every row below
 META = {"_raw": "{}", "_ingested_at": T0, "_batch_id": "b1", "_file": "f", "_file_modified_at": T0,
+        "_arrived_at": None,
         "_parse_error": None}
 EVENT = {
     **META,

@@ -34,7 +34,7 @@ EVENT = {
     "schema_version": "1", "enrollment_id": ENR, "national_id": "40718231", "full_name": "Ana Pérez",
     "birth_date": "1990-05-01", "office_id": "OF-0007", "channel": "office", "operator_id": "OP-00031",
     "validation": None, "_raw": "{}", "_source": None, "_ingested_at": T0, "_batch_id": "b1",
-    "_file": None, "_file_modified_at": None, "_parse_error": None,
+    "_file": None, "_file_modified_at": None, "_arrived_at": None, "_parse_error": None,
 }
 NULLED = dict.fromkeys(["event_id", "event_type", "event_time", "schema_version", "enrollment_id",
                         "national_id", "full_name", "birth_date", "office_id", "channel", "operator_id"])

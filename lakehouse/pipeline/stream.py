@@ -158,24 +158,32 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         .queryName("stream_enrollment_events")
         .start()
     )
-    if available_now:
+    # Silver reports into its own record: its rows in are bronze rows, not Kinesis records again.
+    silver_report = StepReport(report.run_id, "stream", _clock=report._clock)
+    try:
+        if available_now:
+            try:
+                query.processAllAvailable()
+            finally:
+                query.stop()
+            _raise_failure(query)
+            build_events(spark, settings, silver_report)
+            return
+        # Silver follows bronze less often than the stream triggers: on a small cluster it would
+        # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
+        silver = build_events(spark, settings, silver_report, every_seconds=max(10, 5 * trigger_seconds))
         try:
-            query.processAllAvailable()
+            query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
         finally:
             query.stop()
+            silver.stop()
         _raise_failure(query)
-        build_events(spark, settings, report)
-        return
-    # Silver follows bronze less often than the stream triggers: on a small cluster it would
-    # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
-    silver = build_events(spark, settings, report, every_seconds=max(10, 5 * trigger_seconds))
-    try:
-        query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
+        _raise_failure(silver)
     finally:
-        query.stop()
-        silver.stop()
-    _raise_failure(query)
-    _raise_failure(silver)
+        report.rows_out += silver_report.rows_out
+        report.rows_quarantined += silver_report.rows_quarantined
+        report.versions.update(silver_report.versions)
+        report.quality.extend(silver_report.quality)
 
 
 def _raise_failure(query: StreamingQuery) -> None:

@@ -90,7 +90,9 @@ def synthetic_records(seed: int, start: datetime, *, world: World | None = None,
     if enrollments_per_second <= 0:
         raise ValueError(f"enrollments_per_second must be positive; got {enrollments_per_second}")
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    root = random.Random(seed)
+    # Salted: the batch generator draws its event ids from `Random(seed)` too, and the same seed
+    # must not make the stream repeat the landing files' event ids.
+    root = random.Random(f"stream:{seed}")
     world_rng, events_rng, cases_rng = (random.Random(root.getrandbits(64)) for _ in range(3))
     world = world or build_world(world_rng, start, 2, _OFFICES)
     # `enrollment` cuts events at the end of the world's period: push it out of reach.

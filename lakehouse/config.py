@@ -158,10 +158,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
 def _coerce(value: Any, tp: Any, dotted: str, origin: dict[str, str]) -> Any:
     where = origin.get(dotted, "defaults")
     origin_args = typing.get_args(tp)

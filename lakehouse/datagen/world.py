@@ -46,9 +46,6 @@ class Period:
     def date_of(self, day: int) -> date:
         return (self.start + timedelta(days=day)).date()
 
-    def part_of(self, day: int) -> str:
-        return "1" if day < self.half else "2"
-
     def days_of(self, part: str) -> range:
         return {"1": range(0, self.half), "2": range(self.half, self.days), "all": range(self.days)}[part]
 

@@ -63,6 +63,19 @@ def _rule_metrics(validated: DataFrame, rules: list[R.Rule], table: str) -> list
             for r in R.rule_counts(validated, rules).collect()]
 
 
+def _batch_counts(validated: DataFrame, known_offices: DataFrame | None = None) -> tuple[int, int, int]:
+    """Rows in, valid rows, and valid rows naming an office the registry does not know, in one pass."""
+    is_valid = F.size("_failed_rules") == 0
+    frame, unknown = validated, F.lit(False)
+    if known_offices is not None:
+        known = known_offices.select("office_id", F.lit(True).alias("_office_known")).distinct()
+        frame = validated.join(known, "office_id", how="left")
+        unknown = F.col("_office_known").isNull()
+    row = frame.agg(F.count(F.lit(1)).alias("rows"), F.count_if(is_valid).alias("valid"),
+                    F.count_if(is_valid & unknown).alias("unknown")).collect()[0]
+    return int(row["rows"]), int(row["valid"]), int(row["unknown"])
+
+
 def _quarantine(spark: SparkSession, root: str, rows: DataFrame, table: str, report: StepReport) -> int:
     """Quarantine rows keyed by their source position: a retried batch inserts nothing twice."""
     inserted = io.insert_new(spark, rows, root, table, ("_source",))
@@ -88,17 +101,13 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
     def handle(batch: DataFrame, batch_id: int) -> None:
         validated = events.validate_enrollment_events(batch, s.future_tolerance_minutes).persist()
         try:
-            rows_in = validated.count()
+            rows_in, valid, unknown = _batch_counts(validated, io.read(spark, s.root, "silver.offices"))
             quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated),
                                       "quarantine.enrollment_events", report)
-            clean = events.clean_enrollment_events(validated, s.hmac_key).persist()
-            valid = validated.where(F.size("_failed_rules") == 0).count()
-            inserted = io.insert_new(spark, clean, s.root, "silver.enrollment_events", ("event_id",))
+            inserted = io.insert_new(spark, events.clean_enrollment_events(validated, s.hmac_key), s.root,
+                                     "silver.enrollment_events", ("event_id",))
             io.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,
                           "silver.biometric_validations", ("validation_id",))
-            known_offices = io.read(spark, s.root, "silver.offices").select("office_id").distinct()
-            unknown = clean.join(known_offices, "office_id", how="left_anti").count()
-            clean.unpersist()
             report.quality.extend(_rule_metrics(validated, rules, "silver.enrollment_events"))
             report.quality.append(QualityMetric("silver.enrollment_events", "office_known", "warn",
                                                 valid - unknown, unknown))

@@ -12,7 +12,6 @@ import os
 import platform
 import socket
 import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -234,11 +233,3 @@ def registry_endpoint(config: RegistryConfig, password: str | None = None) -> It
         yield endpoint
     else:
         raise SourceError(f"registry.mode must be 'embedded' or 'jdbc', got '{config.mode}'")
-
-
-def wait_for(endpoint: Endpoint, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not _port_open(endpoint.port):
-        if time.monotonic() > deadline:
-            raise SourceError(f"registry database unreachable at {endpoint.host}:{endpoint.port}")
-        time.sleep(0.2)

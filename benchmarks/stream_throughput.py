@@ -20,6 +20,9 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
+
+from pyspark.sql import SparkSession
 
 from lakehouse import io
 from lakehouse.aws.clients import client
@@ -74,49 +77,80 @@ def main() -> int:
         [sys.executable, "-c", PRODUCER, aws.url, config.stream.name, str(args.rate), str(args.seconds)],
         stdout=subprocess.PIPE, text=True,
     )
-    samples: list[tuple[float, int]] = []
+    # Progress comes from the stream's own batch reports (commit time, rows), so measuring costs
+    # the two cores nothing: no Spark job polls the table while the stream runs.
     sent: int | None = None
+    wall_started = datetime.now(UTC) - timedelta(seconds=time.monotonic() - started)
     while True:
         time.sleep(2)
         elapsed = time.monotonic() - started
-        in_bronze = io.read(spark, root, "bronze.enrollment_events").count()
-        samples.append((elapsed, in_bronze))
+        in_bronze = sum(rows for _, rows in report.batches)
         print(f"  t={elapsed:5.1f}s bronze={in_bronze:,}", file=sys.stderr, flush=True)
         if sent is None and producer.poll() is not None:
             produced = json.loads(producer.stdout.read())  # type: ignore[union-attr]
             sent, producer_rate = produced["sent"], produced["rate"]
         if (sent is not None and in_bronze >= sent) or elapsed > args.seconds + 120:
             break
+    phases = _phases(spark)
+    silver = next((q for q in spark.streams.active if q.name == "silver_enrollment_events"), None)
+    silver_batches = [p for p in (silver.recentProgress if silver else []) if p["numInputRows"]]
     for query in spark.streams.active:
         query.stop()
     consumer.join(timeout=120)
     stop_detached(root)
+    samples, total = [], 0
+    for committed, rows in sorted(report.batches):
+        total += rows
+        samples.append(((committed.replace(tzinfo=UTC) - wall_started).total_seconds(), total))
 
     arrivals = io.read(spark, root, "bronze.enrollment_events").select("_batch_id", "_arrived_at").collect()
     latencies = [((report.commits[r["_batch_id"]] - r["_arrived_at"]).total_seconds(), r["_arrived_at"])
                  for r in arrivals if r["_batch_id"] in report.commits and r["_arrived_at"] is not None]
     first = min(a for _, a in latencies)
-    steady = [lat for lat, a in latencies if (a - first).total_seconds() >= args.seconds / 2]
+    late = [lat for lat, a in latencies if (a - first).total_seconds() >= args.seconds / 2]
     consumed = samples[-1][1]
     drain_time = next(t for t, n in samples if n >= consumed)
     consumer_rate = consumed / drain_time
+    # Sustained: the records of the commits in the second half of the producer's run, over the
+    # time they took (from the commit before the first of them to the last).
+    steady = [(t, n) for t, n in samples if args.seconds / 2 <= t <= args.seconds]
+    before = [(t, n) for t, n in samples if t < args.seconds / 2]
+    sustained = ((steady[-1][1] - before[-1][1]) / (steady[-1][0] - before[-1][0])
+                 if steady and before else float("nan"))
     half = args.seconds / 2
     lag = [(t, min(sent, producer_rate * t) - n) for t, n in samples if t <= args.seconds]  # type: ignore[type-var]
     lag_first = max((x for t, x in lag if t <= half), default=float("nan"))
     lag_second = max((x for t, x in lag if t > half), default=float("nan"))
     p50 = statistics.median(lat for lat, _ in latencies)
     p95 = statistics.quantiles([lat for lat, _ in latencies], n=20)[18]
-    p50_steady = statistics.median(steady) if steady else float("nan")
+    p50_steady = statistics.median(late) if late else float("nan")
 
     print(f"producer (peer): {sent:,} records in {args.seconds:.0f} s = {producer_rate:,.0f} records/s "
           f"(target {args.rate:,}, {args.shards} shards)")
     print(f"consumer: {consumed:,} records in bronze {drain_time:.1f} s after the producer started = "
-          f"{consumer_rate:,.0f} records/s; ratio consumer/producer = {consumer_rate / producer_rate:.2f}")
+          f"{consumer_rate:,.0f} records/s (ratio {consumer_rate / producer_rate:.2f}); sustained in the second half "
+          f"{sustained:,.0f} records/s, ratio consumer/producer = {sustained / producer_rate:.2f}")
     print(f"lag (records put, not yet in bronze): max {lag_first:,.0f} in the first half, "
           f"max {lag_second:,.0f} in the second half")
+    print(f"micro-batches: {len(report.batches)}, mean {phases['rows']:,.0f} records; mean seconds per batch: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k != "rows"))
+    if silver_batches:
+        print(f"silver query (same cores): {len(silver_batches)} batches, mean "
+              f"{statistics.mean(p['numInputRows'] for p in silver_batches):,.0f} rows in "
+              f"{statistics.mean(p['durationMs']['triggerExecution'] for p in silver_batches) / 1000:.2f} s")
     print(f"latency arrival -> bronze commit: p50 {p50:.2f} s (second half alone: {p50_steady:.2f} s), "
           f"p95 {p95:.2f} s; trigger {args.trigger} s; p50 / trigger = {p50 / args.trigger:.2f} (target < 1.5)")
     return 0
+
+
+def _phases(spark: SparkSession) -> dict[str, float]:
+    """Mean rows and seconds per phase of the stream query's non-empty micro-batches."""
+    query = next(q for q in spark.streams.active if q.name == "stream_enrollment_events")
+    batches = [p for p in query.recentProgress if p["numInputRows"]]
+    means = {"rows": statistics.mean(p["numInputRows"] for p in batches)}
+    for phase in ("latestOffset", "addBatch", "walCommit", "commitOffsets", "triggerExecution"):
+        means[phase] = statistics.mean(p["durationMs"].get(phase, 0) for p in batches) / 1000
+    return means
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Every write is shaped so that a re-run with no new input commits nothing:
 """
 from __future__ import annotations
 
+import json
 from functools import reduce
 
 from delta.tables import DeltaTable
@@ -37,12 +38,10 @@ def empty(spark: SparkSession, name: str) -> DataFrame:
 def ensure(spark: SparkSession, root: str, name: str) -> None:
     """Create the table empty, with its registered schema, if it is not there yet."""
     if not exists(spark, root, name):
-        (
-            DeltaTable.createIfNotExists(spark)
-            .location(path(root, name))
-            .addColumns(schema(name))
-            .execute()
-        )
+        builder = DeltaTable.createIfNotExists(spark).location(path(root, name)).addColumns(schema(name))
+        for key, value in table(name).properties.items():
+            builder = builder.property(key, value)
+        builder.execute()
 
 
 def read(spark: SparkSession, root: str, name: str) -> DataFrame:
@@ -62,6 +61,30 @@ def version(spark: SparkSession, root: str, name: str) -> int | None:
     commits = [int(s.getPath().getName()[:-5]) for s in fs.listStatus(log)
                if s.getPath().getName().endswith(".json") and s.getPath().getName()[:-5].isdigit()]
     return max(commits) if commits else None
+
+
+def read_text(spark: SparkSession, location: str) -> str | None:
+    """A small file's text through Hadoop's file system (local, S3), or None if it is not there."""
+    jvm = spark.sparkContext._jvm
+    file = jvm.org.apache.hadoop.fs.Path(location)  # type: ignore[union-attr]
+    fs = file.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    if not fs.exists(file):
+        return None
+    stream = fs.open(file)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))  # type: ignore[union-attr]
+    finally:
+        stream.close()
+
+
+def commit_rows(spark: SparkSession, root: str, name: str, version: int) -> int:
+    """Rows that commit `version` wrote, from its commitInfo in the log file (no Spark job)."""
+    for line in (read_text(spark, f"{path(root, name)}/_delta_log/{version:020d}.json") or "").splitlines():
+        info = json.loads(line).get("commitInfo")
+        if info is not None:
+            metrics = info.get("operationMetrics") or {}
+            return int(metrics.get("numOutputRows") or metrics.get("numTargetRowsInserted") or 0)
+    return 0
 
 
 def last_commit_rows(spark: SparkSession, root: str, name: str) -> int:

@@ -60,6 +60,15 @@ class Table:
     def full_name(self) -> str:
         return f"{self.layer}.{self.name}"
 
+    @property
+    def properties(self) -> dict[str, str]:
+        """Delta table properties set when the table is created."""
+        if self.layer == "bronze":
+            # Nobody filters bronze by its fields (silver reads it incrementally), so file
+            # statistics are kept for the lineage columns only: cheaper appends on the stream path.
+            return {"delta.dataSkippingStatsColumns": "_source,_ingested_at,_batch_id"}
+        return {}
+
 
 def _t(full: str, schema: str, description: str, keys: tuple[str, ...] = (),
        comments: dict[str, str] | None = None) -> Table:

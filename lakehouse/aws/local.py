@@ -4,6 +4,7 @@ Kinesis, Glue, KMS, Secrets Manager and S3 APIs answer on one loopback port. `st
 a thread of this process (tests, one-process demos); `lakehouse aws start` runs it as a detached
 process and writes `<root>/_aws/endpoint.json`, so several commands share one stream until
 `lakehouse aws stop`. moto keeps everything in memory: a restarted stand-in is a new, empty AWS.
+Its Kinesis shards are patched to cost what Kinesis' do (`moto_kinesis`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.aws import moto_kinesis
 from lakehouse.errors import SourceError
 
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
@@ -40,6 +42,7 @@ def start() -> LocalAws:
     """A moto server in a thread of this process, on a free loopback port."""
     from moto.server import ThreadedMotoServer
 
+    moto_kinesis.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     server.start()
@@ -113,6 +116,7 @@ def _free_port() -> int:
 def _serve(port: int) -> None:
     from moto.server import ThreadedMotoServer
 
+    moto_kinesis.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -7,6 +7,7 @@ from pyspark.sql import types as T
 
 from lakehouse.io import schema
 
+_CORRUPT = "_corrupt_record"
 _META = {"_raw", "_source", "_ingested_at", "_batch_id", "_file", "_file_modified_at", "_arrived_at", "_parse_error"}
 
 
@@ -46,11 +47,15 @@ def parse_json_records(records: DataFrame, table_name: str, batch_id: str) -> Da
     silver), so a value of an unexpected type is never lost.
     """
     fields = source_fields(table_name)
-    is_object = F.ltrim("line").startswith("{") & F.try_parse_json("line").isNotNull()
+    # One parse: a line that is not a JSON object (malformed, an array, a bare value) lands whole
+    # in the corrupt-record field.
+    parsing = T.StructType([*fields.fields, T.StructField(_CORRUPT, T.StringType())])
+    parsed = records.withColumn("_parsed", F.from_json("line", parsing, {"columnNameOfCorruptRecord": _CORRUPT}))
+    is_object = F.col("_parsed").isNotNull() & F.col(f"_parsed.{_CORRUPT}").isNull()
     error = F.coalesce(F.col("_parse_error"), F.when(~is_object, F.lit("malformed JSON: not a JSON object")))
     parsed = (
-        records.withColumn("_parsed", F.when(is_object & F.col("_parse_error").isNull(), F.from_json("line", fields)))
-        .withColumn("_parse_error", error)
+        parsed.withColumn("_parse_error", error)
+        .withColumn("_parsed", F.when(F.col("_parse_error").isNull(), F.col("_parsed")))
     )
     return parsed.select(
         *[F.col(f"_parsed.{f.name}").alias(f.name) for f in fields],

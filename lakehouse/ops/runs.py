@@ -47,6 +47,7 @@ class StepReport:
     message: str = ""
     quality: list[QualityMetric] = field(default_factory=list)
     commits: dict[str, datetime] = field(default_factory=dict)  # batch id -> when its commit returned
+    batches: list[tuple[datetime, int]] = field(default_factory=list)  # stream: (commit time, rows) per batch
     _clock: float = field(default_factory=time.monotonic)
 
     def progress(self, text: str) -> None:

@@ -12,7 +12,7 @@ which suits a scheduled EMR step.
 """
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import time
 
@@ -99,10 +99,8 @@ def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on
     marker = jvm.org.apache.hadoop.fs.Path(stream_checkpoint(root) + ".stream")  # type: ignore[union-attr]
     fs = marker.getFileSystem(conf)
     location = jvm.org.apache.hadoop.fs.Path(stream_checkpoint(root))  # type: ignore[union-attr]
-    if fs.exists(marker):
-        stream = fs.open(marker)
-        known = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")  # type: ignore[union-attr]
-        stream.close()
+    known = io.read_text(spark, stream_checkpoint(root) + ".stream")
+    if known is not None:
         if known == identity:
             return
         message = (f"the stream's checkpoint {stream_checkpoint(root)} was written for {known}, but the stream "
@@ -125,21 +123,29 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
     """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`."""
     root = settings.root
     location = stream_checkpoint(root)
-    app_id = "lakehouse-stream-" + hashlib.sha1(location.encode()).hexdigest()[:16]
     io.ensure(spark, root, TABLE)
+    app_ids: list[str] = []
+
+    def app_id() -> str:
+        # The idempotency token names the checkpoint's own query id (written when the checkpoint
+        # is created): a checkpoint deleted and started over counts batches from 0 again, and
+        # must not have them skipped as already committed.
+        if not app_ids:
+            metadata = json.loads(io.read_text(spark, f"{location}/metadata") or "{}")
+            app_ids.append("lakehouse-stream-" + str(metadata.get("id") or location))
+        return app_ids[0]
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        # The records of a batch are already on the driver (the source reads there): counting
-        # them costs no read, and an empty batch commits nothing.
-        records_in = batch.count()
-        if records_in == 0:
+        if batch.isEmpty():  # an empty batch commits nothing
             return
         before = io.version(spark, root, TABLE)
-        io.append(bronze_stream_events(batch, f"stream-{batch_id}"), root, TABLE, app_id=app_id,
+        io.append(bronze_stream_events(batch, f"stream-{batch_id}"), root, TABLE, app_id=app_id(),
                   txn_version=batch_id)
         report.commits[f"stream-{batch_id}"] = now()
         after = io.version(spark, root, TABLE)
-        if after != before:
+        if after is not None and after != before:
+            records_in = io.commit_rows(spark, root, TABLE, after)  # from the log: no second pass
+            report.batches.append((report.commits[f"stream-{batch_id}"], records_in))
             report.rows_in += records_in
             report.versions[TABLE] = after or 0
             report.progress(f"stream batch {batch_id}: {records_in:,} records -> bronze")

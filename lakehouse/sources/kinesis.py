@@ -21,18 +21,22 @@ LOCAL_CREDENTIALS), startingPosition TRIM_HORIZON|LATEST|AT_TIMESTAMP (+ startin
 maxRecordsPerShard (per micro-batch, default 2000), failOnDataLoss (default true), maxRetries
 (default 8), retryBaseMillis / retryMaxMillis (back-off, default 100 / 5000), and for tests and
 chaos runs: faults (a `parse_faults` spec) and faultsTrimBefore (JSON shard id -> oldest retained
-sequence number).
+sequence number). Between micro-batches a thread reads open shards ahead (prefetch, default true;
+at most maxRecordsPerShard records and prefetchMaxBytes, default 64 MiB, per shard; a shard at its
+tip polled every prefetchIntervalMillis, default 500), so a batch finds its records already read.
 """
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+import pyarrow as pa
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pyspark.sql import SparkSession
@@ -78,6 +82,21 @@ class KinesisDataLossError(SourceError):
 
 
 @dataclass
+class _Ahead:
+    """A shard's open read: the records fetched ahead of the next micro-batch (those right after
+    sequence number `after`, in order) and the iterator that goes on after them."""
+
+    after: str | None
+    iterator: str
+    records: list[dict[str, Any]]
+    size: int = 0  # bytes of data held in `records`
+    closed: bool = False  # a closed shard is read to its end by micro-batches alone
+    caught_up: bool = False
+    polled: float = 0.0  # time.monotonic() of the last fetch
+    stalled: bool = False  # a fetch failed: the next read takes over (retries, reopens or fails)
+
+
+@dataclass
 class ShardBatch:
     """What one read of one shard gave: its records, the last number read, and whether it ended."""
 
@@ -94,9 +113,12 @@ class ShardReader:
         self.opts = opts
         self.client = client if client is not None else _kinesis_client(opts)
         self._rng = random.Random()
-        # shard id -> (sequence number the iterator continues after, iterator): the next
-        # micro-batch goes on without a GetShardIterator call (5 per second per shard on AWS).
-        self._live: dict[str, tuple[str | None, str]] = {}
+        # shard id -> its open read: the next micro-batch goes on without a GetShardIterator call
+        # (5 per second per shard on AWS), and with the records fetched ahead meanwhile.
+        self._live: dict[str, _Ahead] = {}
+        self._lock = threading.Lock()
+        self._fetcher: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def call(self, operation: str, **kwargs: Any) -> Any:
         """One Kinesis call, retried with full-jitter back-off while throttled or failing transiently
@@ -200,21 +222,30 @@ class ShardReader:
         that number, and neither uses nor keeps live iterators.
         """
         sid = info.shard_id
-        live = None if until is not None else self._live.pop(sid, None)
+        with self._lock:
+            live = None if until is not None else self._live.pop(sid, None)
         origin, after = start, last_seq
-        if live is not None and live[0] == last_seq:
-            iterator: str | None = live[1]
+        records: list[dict[str, Any]] = []
+        newest: str | None = None  # last number read in this call
+        if live is not None and live.after == last_seq:
+            iterator: str | None = live.iterator
+            records = live.records[:limit]
+            newest = str(records[-1]["SequenceNumber"]) if records else None
+            if len(live.records) > limit:  # more than a batch fetched ahead: the rest waits its turn
+                rest = live.records[limit:]
+                with self._lock:
+                    self._live[sid] = _Ahead(newest, live.iterator, rest, sum(len(r["Data"]) for r in rest),
+                                             closed=live.closed)
+                return ShardBatch(records, newest, info.read_to_end(newest))
         else:
             origin, after = self._resume_point(info, start, last_seq)
             iterator = self._iterator(sid, origin, after)
-        records: list[dict[str, Any]] = []
-        newest: str | None = None  # last number read in this call
-        done, empty_polls = False, 0
+        done, empty_polls = info.read_to_end(newest) if newest is not None else False, 0
 
         def reopen() -> str:  # right after the last record read, so an expired iterator costs no gap, no repeat
             return self._iterator(sid, origin, newest if newest is not None else after)
 
-        while iterator is not None and len(records) < limit:
+        while not done and iterator is not None and len(records) < limit:
             page = self._records(iterator, min(_PAGE_LIMIT, limit - len(records)), reopen)
             fresh = [r for r in page["Records"] if until is None or seq_key(r["SequenceNumber"]) <= seq_key(until)]
             records += fresh
@@ -242,8 +273,62 @@ class ShardReader:
                 f"shard '{sid}' no longer holds the records up to sequence number {until} of a planned batch"
             )
         if until is None and not done and iterator is not None:
-            self._live[sid] = (final, iterator)
+            with self._lock:
+                self._live[sid] = _Ahead(final, iterator, [], closed=info.ending_seq is not None)
+            self._fetch_ahead()
         return ShardBatch(records, final, done)
+
+    def _fetch_ahead(self) -> None:
+        """Start the thread that reads open shards ahead of the next micro-batch (option prefetch)."""
+        if not self.opts.prefetch or self._fetcher is not None:
+            return
+        self._fetcher = threading.Thread(target=self._fetch_loop, name="kinesis-fetch-ahead", daemon=True)
+        self._fetcher.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _fetch_loop(self) -> None:
+        """Keep each open shard's records coming while Spark writes the last batch.
+
+        Up to maxRecordsPerShard records (and prefetchMaxBytes) wait per shard; a shard at its tip
+        is polled every prefetchIntervalMillis. A shard iterator is a token, not a cursor: if a
+        micro-batch takes the shard while a fetch is under way, the page is dropped and the
+        micro-batch reads the same records itself. Any failure hands the shard to the next
+        micro-batch, whose read retries, reopens the iterator or fails loudly.
+        """
+        cap = self.opts.max_records_per_shard
+        while not self._stopped.is_set():
+            with self._lock:
+                due = [(sid, a) for sid, a in self._live.items()
+                       if not a.stalled and not a.closed and len(a.records) < cap
+                       and a.size < self.opts.prefetch_max_bytes]
+            fetched = False
+            for sid, ahead in due:
+                if ahead.caught_up and time.monotonic() - ahead.polled < self.opts.prefetch_interval_seconds:
+                    continue
+                try:
+                    page = self.client.get_records(ShardIterator=ahead.iterator,
+                                                   Limit=min(_PAGE_LIMIT, cap - len(ahead.records)))
+                except Exception as err:  # noqa: BLE001 (the next micro-batch meets it and decides)
+                    log.debug("fetch ahead of shard %s stopped: %s", sid, err)
+                    with self._lock:
+                        ahead.stalled = True
+                    continue
+                with self._lock:
+                    if self._live.get(sid) is not ahead:
+                        continue  # a micro-batch took the shard meanwhile: it reads these itself
+                    ahead.records += page["Records"]
+                    ahead.size += sum(len(r["Data"]) for r in page["Records"])
+                    ahead.caught_up = page.get("MillisBehindLatest", 0) == 0 or not page["Records"]
+                    ahead.polled = time.monotonic()
+                    if page.get("NextShardIterator"):
+                        ahead.iterator = page["NextShardIterator"]
+                    else:
+                        ahead.stalled = True  # the shard ended: the micro-batch's read finds out
+                fetched = fetched or bool(page["Records"])
+            if not fetched:
+                self._stopped.wait(min(0.05, self.opts.prefetch_interval_seconds))
 
     def data_loss(self, what: str) -> None:
         """Records the query should have read are gone: fail, or (failOnDataLoss=false) warn."""
@@ -261,11 +346,30 @@ def _kinesis_client(opts: KinesisOptions) -> Any:
     return FaultInjectingKinesis(kinesis, opts.faults) if opts.faults is not None else kinesis
 
 
-def _row(stream: str, shard_id: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
-    arrived = record["ApproximateArrivalTimestamp"]
-    # Spark reads a naive datetime as the Python worker's local time; an aware UTC one is exact.
-    arrived = arrived.astimezone(UTC) if arrived.tzinfo else arrived.replace(tzinfo=UTC)
-    return (record["Data"], stream, shard_id, str(record["SequenceNumber"]), record["PartitionKey"], arrived)
+_ARROW_SCHEMA = pa.schema([
+    ("data", pa.binary()), ("stream", pa.string()), ("shard_id", pa.string()), ("sequence_number", pa.string()),
+    ("partition_key", pa.string()), ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")),
+])
+
+
+def _batches(stream: str, read: list[tuple[str, list[dict[str, Any]]]]) -> Iterator[pa.RecordBatch]:
+    """The records of each shard read, as one Arrow batch (KINESIS_SCHEMA): Spark takes it as is,
+    with no conversion row by row."""
+    records = [(sid, r) for sid, shard_records in read for r in shard_records]
+    if not records:
+        return iter([])
+    # Spark would read a naive datetime as the Python worker's local time; Arrow is told UTC.
+    arrived = [r["ApproximateArrivalTimestamp"] for _, r in records]
+    arrived = [a.astimezone(UTC) if a.tzinfo else a.replace(tzinfo=UTC) for a in arrived]
+    columns = [
+        pa.array([r["Data"] for _, r in records], pa.binary()),
+        pa.array([stream] * len(records), pa.string()),
+        pa.array([sid for sid, _ in records], pa.string()),
+        pa.array([str(r["SequenceNumber"]) for _, r in records], pa.string()),
+        pa.array([r["PartitionKey"] for _, r in records], pa.string()),
+        pa.array(arrived, pa.timestamp("us", tz="UTC")),
+    ]
+    return iter([pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)])
 
 
 class KinesisStreamReader(SimpleDataSourceStreamReader):
@@ -284,7 +388,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
     def initialOffset(self) -> Offset:
         return initial_offset(self.opts.start())
 
-    def read(self, start: Offset) -> tuple[Iterator[tuple[Any, ...]], Offset]:
+    def read(self, start: Offset) -> tuple[Iterator[pa.RecordBatch], Offset]:
         listing = self.shards.list_shards()  # every batch, so shards born of a reshard are picked up
         state = {sid: dict(entry) for sid, entry in start["shards"].items()}
         for sid, entry in list(state.items()):
@@ -294,7 +398,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                 self.shards.data_loss(f"shard '{sid}' is in the checkpoint (read up to sequence number "
                                   f"{entry.get('seq')}) but the stream no longer lists it")
             del state[sid]  # a finished shard that expired needs no more remembering
-        rows: list[tuple[Any, ...]] = []
+        read: list[tuple[str, list[dict[str, Any]]]] = []
         for sid in lineage_order(listing):  # parents first: a child may start in the batch its parent ends
             info, entry = listing[sid], state.get(sid, {})
             if entry.get("done") or not parents_finished(info, state, listing):
@@ -303,15 +407,15 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                 state[sid] = {**entry, "done": True}
                 continue
             batch = self.shards.read_shard(info, start["start"], entry.get("seq"), self.opts.max_records_per_shard)
-            rows += [_row(self.opts.stream_name, sid, r) for r in batch.records]
+            read.append((sid, batch.records))
             new: dict[str, Any] = {} if batch.last_seq is None else {"seq": batch.last_seq}
             if batch.done:
                 new["done"] = True
             if new:
                 state[sid] = new
-        return iter(rows), make_offset(start["start"], state)
+        return _batches(self.opts.stream_name, read), make_offset(start["start"], state)
 
-    def readBetweenOffsets(self, start: Offset, end: Offset) -> Iterator[tuple[Any, ...]]:
+    def readBetweenOffsets(self, start: Offset, end: Offset) -> Iterator[pa.RecordBatch]:
         """Replays a planned batch after a restart: exactly the records after `start` up to `end`."""
         listing = self.shards.list_shards()
         changed = [
@@ -319,7 +423,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             if entry.get("seq") is not None and not start["shards"].get(sid, {}).get("done")
             and start["shards"].get(sid, {}).get("seq") != entry["seq"]
         ]
-        rows: list[tuple[Any, ...]] = []
+        read: list[tuple[str, list[dict[str, Any]]]] = []
         for sid in [s for s in lineage_order(listing) if s in changed] + [s for s in changed if s not in listing]:
             if sid not in listing:
                 self.shards.data_loss(f"shard '{sid}' of a planned batch is no longer listed")
@@ -327,11 +431,15 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             until = end["shards"][sid]["seq"]
             after = start["shards"].get(sid, {}).get("seq")
             batch = self.shards.read_shard(listing[sid], start["start"], after, limit=2**62, until=until)
-            rows += [_row(self.opts.stream_name, sid, r) for r in batch.records]
-        return iter(rows)
+            read.append((sid, batch.records))
+        return _batches(self.opts.stream_name, read)
 
     def commit(self, end: Offset) -> None:
         """Nothing to do: Kinesis keeps no consumer position; the checkpoint is the position."""
+
+    def stop(self) -> None:
+        if self._shards is not None:
+            self._shards.stop()
 
 
 class KinesisDataSource(DataSource):

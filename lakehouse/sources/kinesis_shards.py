@@ -140,6 +140,9 @@ class KinesisOptions:
     retry_base_seconds: float = 0.1
     retry_max_seconds: float = 5.0
     faults: FaultPlan | None = None
+    prefetch: bool = True
+    prefetch_interval_seconds: float = 0.5
+    prefetch_max_bytes: int = 64 * 2**20
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> KinesisOptions:
@@ -165,6 +168,9 @@ class KinesisOptions:
             retry_base_seconds=_int(opts, "retryBaseMillis", 100, minimum=0) / 1000,
             retry_max_seconds=_int(opts, "retryMaxMillis", 5000, minimum=0) / 1000,
             faults=_fault_plan(opts.get("faults"), opts.get("faultstrimbefore")),
+            prefetch=opts.get("prefetch", "true").strip().lower() != "false",
+            prefetch_interval_seconds=_int(opts, "prefetchIntervalMillis", 500, minimum=1) / 1000,
+            prefetch_max_bytes=_int(opts, "prefetchMaxBytes", 64 * 2**20, minimum=0),
         )
 
     def start(self) -> dict[str, str]:

@@ -450,11 +450,16 @@ def _reader(local_aws: LocalAws, stream: str, **extra: str) -> KinesisStreamRead
 Read = tuple[dict[str, Any], list[Any], dict[str, Any]]
 
 
+def _tuples(batches: Iterator[Any]) -> list[tuple[Any, ...]]:
+    """A read's Arrow batches as row tuples in KINESIS_SCHEMA's column order."""
+    return [tuple(row.values()) for batch in batches for row in batch.to_pylist()]
+
+
 def _read_all(reader: KinesisStreamReader, start: dict[str, Any]) -> Iterator[Read]:
     """(start, rows, end) of each read until a read brings nothing new."""
     while True:
-        rows, end = reader.read(start)
-        rows = list(rows)
+        batches, end = reader.read(start)
+        rows = _tuples(batches)
         if end == start:
             return
         yield start, rows, end
@@ -469,7 +474,7 @@ def test_replay_between_offsets_is_deterministic(local_aws: LocalAws, kinesis: A
     _put(kinesis, stream, 10)  # newer records must not leak into a replay
     fresh = _reader(local_aws, stream, maxRecordsPerShard="4")  # a restarted process
     for start, rows, end in reads:
-        assert list(fresh.readBetweenOffsets(start, end)) == rows
+        assert _tuples(fresh.readBetweenOffsets(start, end)) == rows
 
 
 def test_reader_survives_injected_faults_and_they_really_happen(local_aws: LocalAws, kinesis: Any) -> None:
@@ -482,6 +487,23 @@ def test_reader_survives_injected_faults_and_they_really_happen(local_aws: Local
     faults = reader.shards.client.faults
     assert faults["ProvisionedThroughputExceededException"] and faults["ExpiredIteratorException"]
     assert faults["LimitExceededException"]
+
+
+def test_records_read_ahead_between_batches_are_read_once_in_order(local_aws: LocalAws, kinesis: Any) -> None:
+    stream = _stream(kinesis, 1)
+    first = _put(kinesis, stream, 40)
+    reader = _reader(local_aws, stream, maxRecordsPerShard="5", prefetchIntervalMillis="20")
+    start = reader.initialOffset()
+    batches, start = reader.read(start)
+    rows = _tuples(batches)
+    deadline = time.monotonic() + 10
+    while len(reader.shards._live[SHARD[0]].records) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(reader.shards._live[SHARD[0]].records) == 5  # the next batch, read ahead; no more
+    later = _put(kinesis, stream, 10)
+    rows += [row for _, batch_rows, _ in _read_all(reader, start) for row in batch_rows]
+    expected = sorted([*first, *later], key=lambda key: int(key[1]))
+    assert [(r[2], r[3]) for r in rows] == expected
 
 
 class _SmallPages:
@@ -551,7 +573,8 @@ def test_a_checkpointed_shard_missing_from_the_stream_is_data_loss(
     start = make_offset({"type": "TRIM_HORIZON"}, {"shardId-000000000099": {"seq": "5"}})
     with pytest.raises(KinesisDataLossError, match=f"stream '{stream}'.*'shardId-000000000099'.*sequence number 5"):
         _reader(local_aws, stream).read(start)
-    rows, end = _reader(local_aws, stream, failOnDataLoss="false").read(start)
+    batches, end = _reader(local_aws, stream, failOnDataLoss="false").read(start)
+    rows = _tuples(batches)
     assert "shardId-000000000099" in caplog.text
     assert {(r[2], r[3]) for r in rows} == set(expected)
     assert "shardId-000000000099" not in end["shards"]
@@ -564,8 +587,8 @@ def test_an_empty_parent_finishes_and_its_children_are_read(
     kinesis.split_shard(StreamName=stream, ShardToSplit=SHARD[0], NewStartingHashKey=str(2**127))
     expected = _put(kinesis, stream, 6)
     reader = _reader(local_aws, stream)
-    rows, end = reader.read(reader.initialOffset())
-    assert {(r[2], r[3]) for r in rows} == set(expected)
+    batches, end = reader.read(reader.initialOffset())
+    assert {(r[2], r[3]) for r in _tuples(batches)} == set(expected)
     assert end["shards"][SHARD[0]] == {"done": True}
 
 
@@ -578,5 +601,5 @@ def test_at_timestamp_starts_at_the_first_record_arrived_since(local_aws: LocalA
     later = _put(kinesis, stream, 5)
     reader = _reader(local_aws, stream, startingPosition="AT_TIMESTAMP",
                      startingTimestamp=datetime.fromtimestamp(since, UTC).isoformat())
-    rows, _ = reader.read(reader.initialOffset())
-    assert {(r[2], r[3]) for r in rows} == set(later)
+    batches, _ = reader.read(reader.initialOffset())
+    assert {(r[2], r[3]) for r in _tuples(batches)} == set(later)

@@ -104,6 +104,35 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class CatalogConfig:
+    """Where `lakehouse publish` registers the tables: one Glue database per layer, and the Athena
+    workgroup (and result location) in which it creates the BI views."""
+
+    silver_database: str
+    gold_database: str
+    athena_workgroup: str
+    athena_output: str  # where Athena writes query results (s3://... on AWS)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The PostgreSQL database `lakehouse export` copies gold into (RDS on AWS)."""
+
+    mode: str  # "embedded" (the project's PostgreSQL, the registry's server) | "jdbc"
+    database: str
+    schema: str
+    user: str
+    embedded_dir: str | None = None
+    jdbc_url: str | None = None
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    path: str  # the self-contained HTML file `lakehouse dashboard` writes
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     storage: StorageConfig
@@ -114,6 +143,9 @@ class Config:
     datagen: DatagenConfig
     aws: AwsConfig
     stream: StreamConfig
+    catalog: CatalogConfig
+    export: ExportConfig
+    dashboard: DashboardConfig
 
     @property
     def root(self) -> str:
@@ -254,7 +286,11 @@ def _resolve_paths(config: Config) -> Config:
     if key.file:
         key = dataclasses.replace(key, file=_under_root(key.file, storage.root))
     security = dataclasses.replace(config.security, hmac_key=key)
-    return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security)
+    export = dataclasses.replace(config.export, embedded_dir=_under_root(config.export.embedded_dir, storage.root))
+    catalog = dataclasses.replace(config.catalog, athena_output=config.catalog.athena_output.replace("{root}", storage.root))
+    dashboard = DashboardConfig(_under_root(config.dashboard.path, storage.root) or "")
+    return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security,
+                               export=export, catalog=catalog, dashboard=dashboard)
 
 
 def _under_root(path: str | None, root: str) -> str | None:

@@ -18,6 +18,9 @@ datagen: {seed: 1, days: 2, offices: 3, enrollments: 10, start_date: "2026-10-01
 aws: {region: us-east-1, endpoint_url: local}
 stream: {name: s, shards: 1, format: lakehouse-kinesis, starting_position: TRIM_HORIZON, starting_timestamp: null,
          max_records_per_shard: 10, trigger_seconds: 1, fail_on_data_loss: true}
+catalog: {silver_database: s, gold_database: g, athena_workgroup: primary, athena_output: "{root}/athena/"}
+export: {mode: embedded, database: analytics, schema: gold, user: lakehouse, embedded_dir: "{root}/pg"}
+dashboard: {path: "{root}/dash.html"}
 """
 
 
@@ -42,6 +45,8 @@ def test_env_overrides_base_and_paths_resolve_under_the_root(tmp_path: Path) -> 
     assert config.quality.future_tolerance_minutes == 10
     assert config.registry.embedded_dir == "/srv/lake/pg"
     assert config.security.hmac_key.file == "/srv/lake/key"
+    assert (config.export.embedded_dir, config.catalog.athena_output) == ("/srv/lake/pg", "/srv/lake/athena/")
+    assert config.dashboard.path == "/srv/lake/dash.html"
 
 
 def test_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:

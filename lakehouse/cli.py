@@ -1,4 +1,7 @@
-"""`lakehouse`: the command line. Sub-commands: generate, ingest, silver, gold, run, show, dq.
+"""`lakehouse`: the command line of the lakehouse.
+
+Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
+produce, stream.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -93,7 +96,8 @@ def cmd_step(config: Config, args: argparse.Namespace) -> int:
     from lakehouse import steps
 
     spark = _spark(config)
-    runner = {"ingest": steps.run_ingest, "silver": steps.run_silver, "gold": steps.run_gold}[args.command]
+    runner = {"ingest": steps.run_ingest, "silver": steps.run_silver, "gold": steps.run_gold,
+              "publish": steps.run_publish, "export": steps.run_export}[args.command]
     _print_reports([runner(spark, config)])
     return 0
 
@@ -146,6 +150,14 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import steps
+
+    path = steps.write_dashboard(_spark(config), config)
+    print(f"dashboard written to {path} (one self-contained HTML file: open it in a browser)")
+    return 0
+
+
 def cmd_dq(config: Config, args: argparse.Namespace) -> int:
     from lakehouse import report
 
@@ -183,7 +195,9 @@ def parser() -> argparse.ArgumentParser:
         g.add_argument(f"--{name}", type=int)
     g.set_defaults(func=cmd_generate)
     for name, text in (("ingest", "landing files and registry changes -> bronze"),
-                       ("silver", "bronze -> silver and quarantine"), ("gold", "silver -> gold")):
+                       ("silver", "bronze -> silver and quarantine"), ("gold", "silver -> gold"),
+                       ("publish", "silver and gold -> Glue Data Catalog (Athena, BI tools) and the BI views"),
+                       ("export", "gold -> PostgreSQL (atomic, idempotent)")):
         sub.add_parser(name, help=text).set_defaults(func=cmd_step)
     a = sub.add_parser("aws", help="the local AWS stand-in (moto on 127.0.0.1): start, stop, status")
     a.add_argument("action", choices=["start", "stop", "status"])
@@ -209,6 +223,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--where", help="a filter, e.g. \"region = 'NORTE'\"")
     s.set_defaults(func=cmd_show)
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
+    sub.add_parser("dashboard", help="write the KPI dashboard (one self-contained HTML file)").set_defaults(
+        func=cmd_dashboard)
     return p
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 from pyspark.sql import SparkSession
 
+from lakehouse import io
 from lakehouse.config import Config
 from lakehouse.errors import SourceError, describe
 from lakehouse.ops.runs import StepReport, new_run_id, record
@@ -108,6 +109,53 @@ def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger
                            trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
 
     return _step(spark, config, "stream", work)
+
+
+def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
+    """Silver and gold in the Glue Data Catalog (Athena reads them as Delta), and the BI views."""
+    from lakehouse.aws.clients import client
+    from lakehouse.publish.catalog import publish_catalog
+    from lakehouse.publish.views import create_views
+
+    def work(report: StepReport) -> None:
+        endpoint = aws_endpoint(config)
+        outcomes = publish_catalog(spark, config, client("glue", config.aws, endpoint), report)
+        for name, outcome in sorted(outcomes.items()):
+            if outcome in ("created", "updated"):
+                report.versions[f"glue:{name}"] = io.version(spark, config.root, name) or 0
+        create_views(client("athena", config.aws, endpoint), config, report)
+
+    return _step(spark, config, "publish", work, run_id)
+
+
+@contextlib.contextmanager
+def export_database(config: Config) -> Iterator[Endpoint]:
+    from lakehouse.publish.postgres_export import export_endpoint
+
+    password = resolve(config.export.password).decode() if config.export.password else None
+    with export_endpoint(config.export, password) as endpoint:
+        yield endpoint
+
+
+def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
+    """Every gold table to PostgreSQL (atomic, idempotent)."""
+    from lakehouse.publish.postgres_export import export_gold
+
+    def work(report: StepReport) -> None:
+        with export_database(config) as endpoint:
+            outcomes = export_gold(spark, config.root, endpoint, config.export.schema, report)
+        for name, outcome in sorted(outcomes.items()):
+            if outcome == "exported":
+                report.versions[f"postgres:{name}"] = io.version(spark, config.root, name) or 0
+
+    return _step(spark, config, "export", work, run_id)
+
+
+def write_dashboard(spark: SparkSession, config: Config) -> str:
+    """The KPI dashboard, one self-contained HTML file; returns its path."""
+    from lakehouse.publish.dashboard import write_dashboard as write
+
+    return write(spark, config.root, config.dashboard.path)
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:

@@ -1,0 +1,1 @@
+"""Publishing silver and gold to their users: the Glue Data Catalog and Athena views."""

@@ -1,0 +1,123 @@
+"""BI views over gold: SQL files in Athena's dialect (Trino), created through Athena.
+
+Each `views/<name>.sql` holds one SELECT reading gold tables as `${gold}.<table>`; the gold Glue
+database is substituted when the view is loaded. The same text is transpiled to Spark SQL with
+sqlglot, so the views can be run (and tested) on Spark against the same gold tables.
+"""
+from __future__ import annotations
+
+import time
+from importlib import resources
+from typing import Any
+
+import sqlglot
+from botocore.exceptions import ClientError
+from sqlglot.errors import ParseError
+
+from lakehouse.config import Config
+from lakehouse.errors import LakehouseError
+from lakehouse.ops.runs import StepReport
+
+PLACEHOLDER = "${gold}"
+_RUNNING = ("QUEUED", "RUNNING")
+
+
+def _views_dir() -> Any:
+    return resources.files(__package__) / "views"
+
+
+def view_names() -> list[str]:
+    """The views, by file name without `.sql`, sorted."""
+    return sorted(f.name.removesuffix(".sql") for f in _views_dir().iterdir() if f.name.endswith(".sql"))
+
+
+def view_sql(name: str, gold_database: str) -> str:
+    """The view's SELECT in Athena's dialect, reading gold from `gold_database`."""
+    if name not in view_names():
+        raise LakehouseError(f"unknown view '{name}' (known: {', '.join(view_names())})")
+    text: str = (_views_dir() / f"{name}.sql").read_text(encoding="utf-8")
+    return text.replace(PLACEHOLDER, gold_database).strip().rstrip(";")
+
+
+def to_spark_sql(name: str, gold_database: str) -> str:
+    """The view's SELECT transpiled from Trino to Spark SQL (sqlglot)."""
+    try:
+        return sqlglot.transpile(view_sql(name, gold_database), read="trino", write="spark", pretty=True)[0]
+    except ParseError as err:
+        raise LakehouseError(f"view '{name}' is not valid Trino SQL: {err}") from None
+
+
+def create_statement(name: str, gold_database: str) -> str:
+    """`CREATE OR REPLACE VIEW <gold>.<name> AS <select>`, checked to parse as Trino SQL."""
+    select = view_sql(name, gold_database)
+    try:
+        sqlglot.parse_one(select, read="trino")
+    except ParseError as err:
+        raise LakehouseError(f"view '{name}' is not valid Trino SQL: {err}") from None
+    return f"CREATE OR REPLACE VIEW {gold_database}.{name} AS\n{select}"
+
+
+def query_finished(name: str, execution: dict[str, Any]) -> bool:
+    """Whether an Athena query (GetQueryExecution's QueryExecution) is done; raises if it failed.
+
+    Raises:
+        LakehouseError: naming the view, the state (FAILED or CANCELLED) and Athena's reason.
+    """
+    status = execution.get("Status") or {}
+    state = status.get("State")
+    if state in _RUNNING:
+        return False
+    if state == "SUCCEEDED":
+        return True
+    error = status.get("AthenaError") or {}
+    reason = status.get("StateChangeReason") or error.get("ErrorMessage") or "no reason given"
+    raise LakehouseError(f"Athena view '{name}': query {execution.get('QueryExecutionId')} {state}: {reason}")
+
+
+def _wait(athena: Any, name: str, query_id: str, timeout_seconds: float) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    pause = 0.2
+    while not query_finished(name, athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]):
+        if time.monotonic() > deadline:
+            raise LakehouseError(f"Athena view '{name}': query {query_id} still running after {timeout_seconds:.0f} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
+def create_views(athena: Any, config: Config, report: StepReport,
+                 timeout_seconds: float = 300.0) -> dict[str, str]:
+    """Create or replace every view in the gold Glue database through Athena, one query each.
+
+    The gold database must exist in Glue already (`publish_catalog` creates it). Each query runs
+    in `config.catalog.athena_workgroup`, writes its result under `athena_output`, and is waited
+    for before the next is submitted.
+
+    Args:
+        athena: a boto3 Athena client (on AWS, or the local moto server's).
+        config: the loaded configuration (catalog names).
+        report: the step's report, for progress lines.
+        timeout_seconds: how long to wait for each query.
+
+    Returns:
+        view name -> the Athena query execution id that created it.
+
+    Raises:
+        LakehouseError: a view that does not parse, could not be submitted, failed or timed out.
+    """
+    catalog = config.catalog
+    created: dict[str, str] = {}
+    for name in view_names():
+        statement = create_statement(name, catalog.gold_database)
+        try:
+            query_id: str = athena.start_query_execution(
+                QueryString=statement,
+                QueryExecutionContext={"Database": catalog.gold_database},
+                WorkGroup=catalog.athena_workgroup,
+                ResultConfiguration={"OutputLocation": catalog.athena_output},
+            )["QueryExecutionId"]
+        except ClientError as err:
+            raise LakehouseError(f"Athena view '{name}': could not submit the query: {err}") from None
+        _wait(athena, name, query_id, timeout_seconds)
+        created[name] = query_id
+        report.progress(f"view {catalog.gold_database}.{name} created (Athena query {query_id})")
+    return created

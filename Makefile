@@ -9,6 +9,7 @@ JARS := .jars
 .PHONY: setup demo test lint jars clean
 
 setup: $(BIN)/lakehouse $(JARS)/.done
+	scripts/install_chromium.sh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

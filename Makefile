@@ -1,5 +1,5 @@
 # Two commands set up a fresh machine (Python 3.11 and Java 17 present):
-#   make demo   set up, then run the whole batch pipeline on embedded defaults
+#   make demo   set up, then run the whole pipeline on embedded defaults and write the dashboard
 #   make test   set up, then run the whole test suite
 PYTHON ?= python3.11
 VENV := .venv
@@ -30,7 +30,8 @@ jars: $(JARS)/.done
 
 # The first half of the month, a run, the second half (late events, a replaced report, an office
 # that moves region), events produced to the local Kinesis stream and drained into bronze and
-# silver, then a run with the summary. A second `make demo` changes nothing.
+# silver, then a run with the summary; then gold goes to the Glue catalog (the local stand-in),
+# to PostgreSQL, and to the dashboard, whose path is printed. A second `make demo` changes nothing.
 demo: setup
 	$(BIN)/lakehouse aws start
 	$(BIN)/lakehouse generate --part 1
@@ -39,6 +40,9 @@ demo: setup
 	$(BIN)/lakehouse produce --events 5000 --rate 2000 --only-if-empty
 	$(BIN)/lakehouse stream --available-now
 	$(BIN)/lakehouse run
+	$(BIN)/lakehouse publish
+	$(BIN)/lakehouse export
+	$(BIN)/lakehouse dashboard
 
 lint: setup
 	$(BIN)/ruff check lakehouse jobs

@@ -145,8 +145,8 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
         with export_database(config) as endpoint:
             outcomes = export_gold(spark, config.root, endpoint, config.export.schema, report)
         for name, outcome in sorted(outcomes.items()):
-            if outcome == "exported":
-                report.versions[f"postgres:{name}"] = io.version(spark, config.root, name) or 0
+            if outcome == "exported":  # the Delta version the export read
+                report.versions[f"postgres:{name}"] = report.inputs.get(name, 0)
 
     return _step(spark, config, "export", work, run_id)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lakehouse.config import RegistryConfig
+from lakehouse.config import ExportConfig, RegistryConfig
 from lakehouse.errors import SourceError
 
 REGISTRY_DDL = """
@@ -70,15 +70,15 @@ class Endpoint:
         return f"Endpoint({self.host}:{self.port}/{self.database} as {self.user})"
 
 
-def connect(endpoint: Endpoint):  # type: ignore[no-untyped-def]
-    """A psycopg connection (autocommit off)."""
+def connect(endpoint: Endpoint, what: str = "registry database"):  # type: ignore[no-untyped-def]
+    """A psycopg connection (autocommit off); `what` names the database in the error message."""
     import psycopg
 
     try:
         return psycopg.connect(endpoint.conninfo(), password=endpoint.password, connect_timeout=10)
     except psycopg.OperationalError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SourceError(f"registry database unreachable at {endpoint.host}:{endpoint.port}: {first}") from None
+        raise SourceError(f"{what} unreachable at {endpoint.host}:{endpoint.port}: {first}") from None
 
 
 def ensure_schema(endpoint: Endpoint) -> None:
@@ -213,23 +213,39 @@ def registry_endpoint(config: RegistryConfig, password: str | None = None) -> It
     Embedded: starts the local server if it is not running (and stops it afterwards if this call
     started it). JDBC: parses `jdbc_url`; `password` is the resolved secret.
     """
+    with postgres_endpoint(config, password, "registry", embedded_ddl=REGISTRY_DDL) as endpoint:
+        yield endpoint
+
+
+@contextlib.contextmanager
+def postgres_endpoint(config: RegistryConfig | ExportConfig, password: str | None, section: str,
+                      embedded_ddl: str | None = None) -> Iterator[Endpoint]:
+    """A database named by a config section (`registry`, `export`) for the duration of a command.
+
+    Embedded: the project's server in `embedded_dir` (started if it is not running, stopped
+    afterwards if this call started it), with `config.database` created and `embedded_ddl` run.
+    JDBC: parses `jdbc_url` and checks the database answers, so an unreachable one is a one-line
+    error now rather than a JVM trace later.
+    """
     if config.mode == "embedded":
         if not config.embedded_dir:
-            raise SourceError("registry.embedded_dir must be set when registry.mode is 'embedded'")
+            raise SourceError(f"{section}.embedded_dir must be set when {section}.mode is 'embedded'")
         server = EmbeddedPostgres(config.embedded_dir, config.database, config.user)
         endpoint = server.start()
         try:
-            ensure_schema(endpoint)
+            if embedded_ddl:
+                with connect(endpoint, f"{section} database") as conn:
+                    conn.execute(embedded_ddl)
             yield endpoint
         finally:
             server.stop()
     elif config.mode == "jdbc":
         if not config.jdbc_url:
-            raise SourceError("registry.jdbc_url must be set when registry.mode is 'jdbc'")
+            raise SourceError(f"{section}.jdbc_url must be set when {section}.mode is 'jdbc'")
         parsed = urlparse(config.jdbc_url.removeprefix("jdbc:"))
         endpoint = Endpoint(parsed.hostname or "", parsed.port or 5432, parsed.path.lstrip("/") or config.database,
                             config.user, password)
-        connect(endpoint).close()  # unreachable or refused: a clear error now, not a JVM trace later
+        connect(endpoint, f"{section} database").close()
         yield endpoint
     else:
-        raise SourceError(f"registry.mode must be 'embedded' or 'jdbc', got '{config.mode}'")
+        raise SourceError(f"{section}.mode must be 'embedded' or 'jdbc', got '{config.mode}'")

@@ -1,0 +1,285 @@
+"""Gold -> PostgreSQL export against real Delta tables and the real embedded PostgreSQL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakehouse import io
+from lakehouse.config import ExportConfig
+from lakehouse.errors import SourceError
+from lakehouse.ops.runs import StepReport
+from lakehouse.publish.postgres_export import ExportError, export_endpoint, export_gold
+from lakehouse.sources.postgres import EmbeddedPostgres, Endpoint, connect
+
+SCHEMA = "gold"
+
+
+def ts(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+D1, D2, OLD = date(2026, 10, 1), date(2026, 10, 2), date(1999, 12, 31)  # OLD: before PostgreSQL's epoch
+NAME = 'Centro\t1 "norte" \\ 中心\nsegunda línea'  # tab, quote, backslash, newline, non-ASCII
+
+# Every gold table of the registry, a few rows each, in the registry's column order.
+GOLD: dict[str, list[tuple[Any, ...]]] = {
+    "gold.dim_date": [
+        (D1, 2026, 4, 10, 1, 4, "Thursday", 40, False),
+        (date(2026, 10, 3), 2026, 4, 10, 3, 6, "Saturday", 40, True),
+        (OLD, 1999, 4, 12, 31, 5, "Friday", 52, False),
+    ],
+    "gold.dim_office": [
+        ("OF-0001@1", "OF-0001", NAME, "CENTRO", "D1", ts(2020, 1, 1), ts(2026, 10, 5, 12, 30, 0, 123456), False),
+        ("OF-0001@2", "OF-0001", "Centro 1", "NORTE", "", ts(2026, 10, 5, 12, 30, 0, 123456), None, True),
+        ("UNKNOWN", "UNKNOWN", "Unknown office", "UNKNOWN", None, None, None, True),
+    ],
+    "gold.fct_enrollments": [
+        ("en-1", "OF-0001", "NORTE", "office", ts(2026, 10, 1, 9, 0, 0, 1), ts(2026, 10, 1, 9, 12, 30),
+         None, "completed", 12.500016666666667),
+        ("en-2", None, "UNKNOWN", "web", ts(1999, 12, 31, 23, 59, 59, 999999), None, ts(2000, 1, 1),
+         "cancelled", None),
+        ("en-3", "OF-0002", "SUR", "mobile", ts(2026, 10, 2), None, None, "started", None),
+    ],
+    "gold.fct_biometric_validations": [
+        ("va-1", "en-1", "OF-0001", "NORTE", "office", ts(2026, 10, 1, 9, 5), D1, "face", "match",
+         0.987654321012345, 1234),
+        ("va-2", "en-1", "OF-0001", "NORTE", "office", ts(2026, 10, 1, 9, 6), D1, "iris", "error", None,
+         2**40 + 7),
+        ("va-3", "en-3", "OF-0002", "SUR", "mobile", ts(2026, 10, 2, 0, 0, 1), D2, "fingerprint", "no_match",
+         1e-300, 0),
+    ],
+    "gold.kpi_enrollments_daily": [
+        (D1, "NORTE", "office", 10, 7, 1, 0.7),
+        (D1, "SUR", "web", 0, 0, 2, None),
+        (D2, "NORTE", "office", 3, 1, 0, 1 / 3),
+    ],
+    "gold.kpi_validation_times_daily": [
+        (D1, "NORTE", "face", 4, 2, 1, 1, 2 / 3, 1500.5, 2950.25, 1700.0),
+        (D1, "SUR", "iris", 1, 0, 0, 1, None, None, None, None),
+    ],
+    "gold.kpi_office_daily": [
+        (D1, "OF-0001", "NORTE", 20, 18, 0.9, 7.5, 6, 0.8),
+        (D1, "OF-0002", "SUR", 0, 0, None, 0.0, 0, None),
+        (D2, "OF-0001", "NORTE", 25, 20, 0.8, 8.0, 9, -1.125e-7),
+    ],
+}
+KEYS = {  # primary keys and indexed filter columns, as the export should make them
+    "dim_date": (["date"], []),
+    "dim_office": (["office_key"], ["valid_from", "region", "office_id"]),
+    "fct_enrollments": (["enrollment_id"], ["started_at", "region", "office_id"]),
+    "fct_biometric_validations": (["validation_id"], ["event_date", "region", "office_id"]),
+    "kpi_enrollments_daily": (["date", "region", "channel"], ["region"]),
+    "kpi_validation_times_daily": (["date", "region", "modality"], ["region"]),
+    "kpi_office_daily": (["date", "office_id"], ["region", "office_id"]),
+}
+DESCRIPTIONS = {
+    "dim_date": "Calendar dimension covering every date the facts use.",
+    "fct_enrollments": "One row per enrollment: started, completed, cancelled times, status, minutes to complete.",
+    "kpi_office_daily": "Office operations per day: reports joined with completed enrollments.",
+}
+# fct_enrollments changed: en-3 completed, en-4 new.
+CHANGED_ENROLLMENTS = [
+    *GOLD["gold.fct_enrollments"][:2],
+    ("en-3", "OF-0002", "SUR", "mobile", ts(2026, 10, 2), ts(2026, 10, 2, 0, 45), None, "completed", 45.0),
+    ("en-4", "OF-0001", "NORTE", "web", ts(2026, 10, 2, 8), None, None, "started", None),
+]
+
+
+def _write(spark: SparkSession, root: Path, name: str, rows: list[tuple[Any, ...]]) -> None:
+    io.overwrite(spark.createDataFrame(rows, io.schema(name)), str(root), name)
+
+
+def _write_gold(spark: SparkSession, root: Path) -> None:
+    for name, rows in GOLD.items():
+        _write(spark, root, name, rows)
+
+
+def _export(spark: SparkSession, root: Path, endpoint: Endpoint) -> dict[str, str]:
+    return export_gold(spark, str(root), endpoint, SCHEMA, StepReport("test", "export"))
+
+
+def _rows(endpoint: Endpoint, name: str) -> list[tuple[Any, ...]]:
+    with connect(endpoint) as conn:
+        return sorted(conn.execute(f"SELECT * FROM {SCHEMA}.{name}").fetchall(), key=_key)
+
+
+def _key(row: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(str(v) for v in row[:3])
+
+
+def _assert_equal(endpoint: Endpoint, gold: dict[str, list[tuple[Any, ...]]]) -> None:
+    for full, rows in gold.items():
+        assert _rows(endpoint, full.split(".")[1]) == sorted(rows, key=_key), full
+
+
+def _physical(endpoint: Endpoint) -> dict[str, tuple[Any, ...]]:
+    """Each relation's file node, and each table's row versions (xmin): a rewrite changes one."""
+    with connect(endpoint) as conn:
+        relations = conn.execute(
+            "SELECT c.relname, c.relkind, c.relfilenode FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s", (SCHEMA,)).fetchall()
+        return {name: (node, conn.execute(f"SELECT array_agg(xmin::text ORDER BY xmin::text) FROM {SCHEMA}.{name}")
+                       .fetchone()[0] if kind == "r" else None)
+                for name, kind, node in relations}
+
+
+@pytest.fixture
+def export_db(pg_server: EmbeddedPostgres) -> Endpoint:
+    return pg_server.database_endpoint(f"x_{uuid.uuid4().hex[:12]}")
+
+
+def test_gold_arrives_row_for_row_with_keys_indexes_comments_and_types(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    path = io.path(str(tmp_path), "gold.fct_enrollments")
+    spark.sql(f"ALTER TABLE delta.`{path}` ALTER COLUMN minutes_to_complete COMMENT 'From start to completion'")
+
+    assert _export(spark, tmp_path, export_db) == {name: "exported" for name in GOLD}
+
+    _assert_equal(export_db, GOLD)
+    with connect(export_db) as conn:
+        keys = conn.execute(
+            "SELECT t.relname, i.indisprimary, array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "WHERE n.nspname = %s AND t.relname <> '_lakehouse_export' GROUP BY t.relname, i.indexrelid, i.indisprimary",
+            (SCHEMA,)).fetchall()
+        for table, (primary, indexed) in KEYS.items():
+            assert [cols for t, pk, cols in keys if t == table and pk] == [primary], table
+            assert sorted(cols[0] for t, pk, cols in keys if t == table and not pk) == sorted(indexed), table
+        described = dict(conn.execute(
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+            (SCHEMA,)).fetchall())
+        assert {t: described[t] for t in DESCRIPTIONS} == DESCRIPTIONS
+        assert conn.execute("SELECT col_description('gold.fct_enrollments'::regclass, 9)").fetchone() == \
+            ("From start to completion",)
+        types = dict(((t, c), ty) for t, c, ty in conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = %s",
+            (SCHEMA,)).fetchall())
+        assert types[("fct_enrollments", "started_at")] == "timestamp with time zone"
+        assert types[("fct_enrollments", "minutes_to_complete")] == "double precision"
+        assert types[("dim_date", "date")] == "date"
+        assert types[("dim_date", "year")] == "integer"
+        assert types[("dim_date", "is_weekend")] == "boolean"
+        assert types[("fct_biometric_validations", "duration_ms")] == "bigint"
+        assert types[("dim_office", "name")] == "text"
+        # nothing of the staging is left
+        assert not conn.execute("SELECT relname FROM pg_class WHERE relname LIKE '\\_stage\\_%'").fetchall()
+
+
+def test_unchanged_gold_changes_nothing_and_a_changed_table_alone_is_rewritten(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    _export(spark, tmp_path, export_db)
+    before = _physical(export_db)
+
+    assert set(_export(spark, tmp_path, export_db).values()) == {"unchanged"}
+    assert _physical(export_db) == before
+
+    _write(spark, tmp_path, "gold.fct_enrollments", CHANGED_ENROLLMENTS)
+    outcomes = _export(spark, tmp_path, export_db)
+    assert outcomes == {name: "exported" if name == "gold.fct_enrollments" else "unchanged" for name in GOLD}
+    _assert_equal(export_db, {**GOLD, "gold.fct_enrollments": CHANGED_ENROLLMENTS})
+    after = _physical(export_db)
+    rewritten = {name for name in before if after.get(name) != before[name]}
+    assert rewritten == {"fct_enrollments", "fct_enrollments_pkey", "fct_enrollments_started_at_idx",
+                         "fct_enrollments_region_idx", "fct_enrollments_office_id_idx", "_lakehouse_export"}
+    with connect(export_db) as conn:
+        versions = dict(conn.execute(f"SELECT table_name, delta_version FROM {SCHEMA}._lakehouse_export").fetchall())
+    assert versions == {name: 1 if name == "gold.fct_enrollments" else 0 for name in GOLD}
+
+
+def test_missing_gold_tables_are_skipped_and_their_export_kept(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    _export(spark, tmp_path, export_db)
+    other = tmp_path / "other"
+    _write(spark, other, "gold.dim_date", GOLD["gold.dim_date"][:1])
+    outcomes = _export(spark, other, export_db)
+    assert outcomes == {name: "exported" if name == "gold.dim_date" else "missing" for name in GOLD}
+    _assert_equal(export_db, {**GOLD, "gold.dim_date": GOLD["gold.dim_date"][:1]})
+
+
+def test_a_failing_table_fails_the_whole_export_and_changes_nothing(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    _export(spark, tmp_path, export_db)
+    before = _physical(export_db)
+    _write(spark, tmp_path, "gold.dim_date", GOLD["gold.dim_date"][:1])  # a good change, exported first
+    duplicate = GOLD["gold.kpi_office_daily"] + [(D1, "OF-0001", "NORTE", 1, 1, 1.0, 1.0, 1, 1.0)]
+    _write(spark, tmp_path, "gold.kpi_office_daily", duplicate)
+
+    with pytest.raises(ExportError, match=r"^export of gold.kpi_office_daily failed: could not create unique index"):
+        _export(spark, tmp_path, export_db)
+    _assert_equal(export_db, GOLD)  # dim_date too: the tables swap together or not at all
+    assert _physical(export_db) == before
+
+
+KILLED = """
+import sys
+from lakehouse.config import load_config
+from lakehouse.ops.runs import StepReport
+from lakehouse.publish.postgres_export import export_gold
+from lakehouse.sources.postgres import Endpoint
+from lakehouse.spark import get_spark
+root, port, database = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+spark = get_spark(load_config("local", {"storage.root": root}).spark)
+export_gold(spark, root, Endpoint("127.0.0.1", port, database, "lakehouse"), "gold", StepReport("killed", "export"))
+"""
+
+
+def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    _export(spark, tmp_path, export_db)
+    before = _physical(export_db)
+    changed = {
+        "gold.dim_date": [*GOLD["gold.dim_date"], (D2, 2026, 4, 10, 2, 5, "Friday", 40, False)],
+        "gold.fct_enrollments": CHANGED_ENROLLMENTS,
+        "gold.kpi_office_daily": GOLD["gold.kpi_office_daily"][1:],
+    }
+    for name, rows in changed.items():
+        _write(spark, tmp_path, name, rows)
+
+    # Three tables to export; the process dies after loading two of them, before the swap.
+    env = {**os.environ, "LAKEHOUSE_CRASH_AFTER_EXPORT_TABLES": "2", "LAKEHOUSE_DRIVER_MEMORY": "1g"}
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path), str(export_db.port), export_db.database],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert "rows copied into staging" in killed.stderr
+
+    _assert_equal(export_db, GOLD)
+    assert _physical(export_db) == before
+    with connect(export_db) as conn:
+        assert not conn.execute("SELECT relname FROM pg_class WHERE relname LIKE '\\_stage\\_%'").fetchall()
+
+    outcomes = _export(spark, tmp_path, export_db)
+    assert sorted(n for n, o in outcomes.items() if o == "exported") == sorted(changed)
+    _assert_equal(export_db, {**GOLD, **changed})
+
+
+def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(pg_server: EmbeddedPostgres) -> None:
+    database = f"x_{uuid.uuid4().hex[:12]}"
+    embedded = ExportConfig("embedded", database, SCHEMA, "lakehouse", embedded_dir=str(pg_server.data_dir))
+    with export_endpoint(embedded, None) as endpoint:
+        assert (endpoint.port, endpoint.database) == (pg_server.port, database)
+        with connect(endpoint) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (database,)
+    assert pg_server._running_port() == pg_server.port  # not stopped: this call did not start it
+
+    unreachable = ExportConfig("jdbc", "analytics", SCHEMA, "lakehouse",
+                               jdbc_url="jdbc:postgresql://127.0.0.1:1/analytics")
+    with pytest.raises(SourceError, match=r"^export database unreachable at 127.0.0.1:1: ") as err:
+        with export_endpoint(unreachable, "not-a-real-password"):
+            pass
+    assert "\n" not in str(err.value) and "not-a-real-password" not in str(err.value)

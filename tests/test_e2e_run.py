@@ -492,7 +492,7 @@ def _file_position(source: str) -> str:
 @pytest.mark.slow
 def test_every_run_succeeds_and_the_rerun_reports_no_change(spark: SparkSession, scenario: Scenario) -> None:
     assert [scenario.stages[s].code for s in STAGES] == [0, 0, 0, 0]
-    runs = io.read(spark, scenario.root, "ops.pipeline_runs")
+    runs = io.read(spark, scenario.root, "ops.pipeline_runs").where(F.col("step").isin("ingest", "silver", "gold"))
     by_run = sorted(
         (r["started"], r["run_id"], r["statuses"])
         for r in runs.groupBy("run_id").agg(F.min("started_at").alias("started"),
@@ -718,3 +718,39 @@ def test_late_events_change_only_the_rows_of_their_date(spark: SparkSession, sce
         assert operation == "MERGE", name
         assert (metrics["numTargetRowsUpdated"], metrics["numTargetRowsInserted"],
                 metrics["numTargetRowsDeleted"]) == ("1", "0", "0"), name
+
+
+@pytest.mark.slow
+def test_gold_reaches_glue_postgresql_and_the_dashboard_once(spark: SparkSession, scenario: Scenario,
+                                                             local_aws: Any) -> None:
+    """`lakehouse publish`, `export` and `dashboard` on the scenario's gold; a second round changes nothing."""
+    import boto3
+
+    from lakehouse.aws.local import LOCAL_CREDENTIALS
+
+    suffix = uuid.uuid4().hex[:8]
+    common = ["--root", scenario.root, "--set", f"aws.endpoint_url={local_aws.url}",
+              "--set", f"catalog.silver_database=silver_{suffix}", "--set", f"catalog.gold_database=gold_{suffix}"]
+    for _ in range(2):
+        assert [main([*common, command]) for command in ("publish", "export", "dashboard")] == [0, 0, 0]
+
+    glue = boto3.client("glue", endpoint_url=local_aws.url, region_name="us-east-1", **LOCAL_CREDENTIALS)
+    published = {t["Name"]: t for t in glue.get_tables(DatabaseName=f"gold_{suffix}")["TableList"]}
+    assert set(published) == {t.name for t in tables_in("gold")}
+    columns = [(c["Name"], c["Type"]) for c in published["kpi_enrollments_daily"]["StorageDescriptor"]["Columns"]]
+    assert columns == [("date", "date"), ("region", "string"), ("channel", "string"),
+                       ("enrollments_started", "bigint"), ("enrollments_completed", "bigint"),
+                       ("enrollments_cancelled", "bigint"), ("completion_rate", "double")]
+
+    config = load_config("local", {"storage.root": scenario.root})
+    with steps.export_database(config) as endpoint, connect(endpoint) as conn:
+        exported = conn.execute("SELECT date, region, channel, enrollments_started, enrollments_completed, "
+                                "enrollments_cancelled, completion_rate FROM gold.kpi_enrollments_daily").fetchall()
+    assert sorted(exported, key=repr) == sorted(expected_kpi_enrollments(late=True), key=repr)
+
+    runs = (io.read(spark, scenario.root, "ops.pipeline_runs").where(F.col("step").isin("publish", "export"))
+            .orderBy("started_at").select("step", "status").collect())
+    assert [(r["step"], r["status"]) for r in runs] == [
+        ("publish", "succeeded"), ("export", "succeeded"), ("publish", "no_change"), ("export", "no_change")]
+    page = (Path(scenario.root) / "dashboard" / "index.html").read_text()
+    assert 'data-chart="enrollments_by_region" data-state="ok"' in page

@@ -355,14 +355,15 @@ def _line_svg(chart: LineChart) -> str:
     out.append(_axes(LEFT + width / 2, TOP + height / 2, "UTC date", chart.y_label))
     for i, s in enumerate(chart.series):
         # A line joins the days that have a value, with a dot on each (a marker: one element per line,
-        # not per day, keeps the page small); a day without a value (a rate over nothing) breaks it.
+        # not per day, keeps the page small); a day without a value (a rate over nothing) breaks it,
+        # and so do days missing from the table (no straight line across weeks without data).
         dot = f"dot-{chart.key}-{i}"
         runs: list[list[tuple[float, float]]] = [[]]
-        for d in dates:
+        for before, d in zip([None, *dates], dates, strict=False):
             v = s.values.get(d)
-            if v is None:
+            if v is None or (before is not None and (d - before).days > 1):
                 runs.append([])
-            else:
+            if v is not None:
                 runs[-1].append((x(d), y(v)))
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         marks = [f'<polyline fill="none" stroke="{s.colour}" stroke-width="2"{dash} marker-start="url(#{dot})" '

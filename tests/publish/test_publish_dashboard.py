@@ -384,3 +384,15 @@ def test_chromium_renders_the_dashboard(dashboard: tuple[Path, dt.datetime, dt.d
     # the first palette colour (#4e79a7) fills points and bars: the SVG was drawn
     blue = sum(1 for r, g, b in pixels if abs(r - 0x4E) < 8 and abs(g - 0x79) < 8 and abs(b - 0xA7) < 8)
     assert blue > 300
+
+
+def test_a_line_breaks_over_days_without_data() -> None:
+    """Oct 1-2, then nothing until Oct 10: two pieces (a 2-point line, a lone dot), not one line across."""
+    from lakehouse.publish.dashboard import LineChart, Series, _line_svg
+
+    values: dict[dt.date, float | None] = {dt.date(2026, 10, 1): 1.0, dt.date(2026, 10, 2): 2.0,
+                                           dt.date(2026, 10, 10): 3.0}
+    svg = _line_svg(LineChart("k", "t", "y", [Series("s", values, "#000000")], "src", "now"))
+    lines = re.findall(r'<polyline[^>]* points="([^"]+)"', svg)
+    assert [len(points.split()) for points in lines] == [2]
+    assert len(re.findall(r"<circle cx=", re.sub(r"<marker.*?</marker>", "", svg))) == 1  # the lone dot

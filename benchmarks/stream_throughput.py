@@ -29,7 +29,7 @@ from lakehouse.aws.clients import client
 from lakehouse.aws.local import start_detached, stop_detached
 from lakehouse.config import load_config
 from lakehouse.ops.runs import StepReport
-from lakehouse.pipeline.stream import kinesis_records, run_stream
+from lakehouse.pipeline.stream import kinesis_records, run_stream, stop_between_batches
 from lakehouse.spark import get_spark
 from lakehouse.steps import silver_settings
 from lakehouse.streaming.producer import ensure_stream
@@ -95,7 +95,7 @@ def main() -> int:
     silver = next((q for q in spark.streams.active if q.name == "silver_enrollment_events"), None)
     silver_batches = [p for p in (silver.recentProgress if silver else []) if p["numInputRows"]]
     for query in spark.streams.active:
-        query.stop()
+        stop_between_batches(query)
     consumer.join(timeout=120)
     stop_detached(root)
     samples, total = [], 0

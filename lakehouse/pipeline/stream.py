@@ -181,8 +181,8 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         try:
             query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
         finally:
-            query.stop()
-            silver.stop()
+            stop_between_batches(query)
+            stop_between_batches(silver)
         _raise_failure(query)
         _raise_failure(silver)
     finally:
@@ -190,6 +190,19 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         report.rows_quarantined += silver_report.rows_quarantined
         report.versions.update(silver_report.versions)
         report.quality.extend(silver_report.quality)
+
+
+def stop_between_batches(query: StreamingQuery, patience_seconds: float = 120.0) -> None:
+    """Stop a query once its current micro-batch is done (waiting at most `patience_seconds`).
+
+    Stopping interrupts a running batch: nothing is lost (the batch is replayed on the next start),
+    but Spark then matches the interrupted foreachBatch call's long error text against a regex that
+    recurses per character and dies with a StackOverflowError in the query thread.
+    """
+    deadline = time.monotonic() + patience_seconds
+    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    query.stop()
 
 
 def _raise_failure(query: StreamingQuery) -> None:

@@ -158,3 +158,34 @@ def test_a_checkpoint_started_over_reads_the_stream_again_rather_than_skipping_i
     expected = {f"kinesis:{name}/{shard}/{seq}" for shard, seq in summary.sequence_numbers}
     assert {r["_source"] for r in sources} == expected
     assert {r["count"] for r in sources} == {2}  # read again from TRIM_HORIZON, as bronze records arrivals
+
+
+def test_continuous_mode_follows_records_put_while_it_runs_and_stops_cleanly(
+    spark: SparkSession, local_aws: LocalAws, tmp_path: Path
+) -> None:
+    import threading
+
+    from lakehouse import steps
+
+    name = f"continuous-{uuid.uuid4().hex[:8]}"
+    config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
+                                   "stream.name": name, "stream.shards": 2})
+    kinesis = client("kinesis", config.aws, local_aws.url)
+    ensure_stream(kinesis, name, 2)
+    first = produce(kinesis, name, rate=5000, seconds=1, seed=21, events=100)
+    later: list[Any] = []
+    putter = threading.Timer(8, lambda: later.append(produce(kinesis, name, rate=5000, seconds=1, seed=22,
+                                                             events=100)))
+    putter.start()
+    report = steps.run_stream(spark, config, available_now=False, trigger_seconds=1, timeout_seconds=30)
+    putter.join()
+    assert report.status == "succeeded"
+    assert not [q.name for q in spark.streams.active if q.name in ("stream_enrollment_events",
+                                                                     "silver_enrollment_events")]
+    sources = [r["_source"] for r in io.read(spark, str(tmp_path), "bronze.enrollment_events").collect()]
+    expected = {f"kinesis:{name}/{shard}/{seq}" for summary in (first, *later)
+                for shard, seq in summary.sequence_numbers}
+    assert len(later) == 1 and len(sources) == len(expected) == 200 and set(sources) == expected
+    # Silver followed bronze while the stream ran (every 10 s): the events put first are there.
+    silver = io.read(spark, str(tmp_path), "silver.enrollment_events").select("_source").collect()
+    assert {r["_source"] for r in silver} & {f"kinesis:{name}/{s}/{q}" for s, q in first.sequence_numbers}

@@ -119,11 +119,12 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
 
     def work(report: StepReport) -> None:
         endpoint = aws_endpoint(config)
-        outcomes = publish_catalog(spark, config, client("glue", config.aws, endpoint), report)
+        glue = client("glue", config.aws, endpoint)
+        outcomes = publish_catalog(spark, config, glue, report)
         for name, outcome in sorted(outcomes.items()):
             if outcome in ("created", "updated"):
                 report.versions[f"glue:{name}"] = io.version(spark, config.root, name) or 0
-        create_views(client("athena", config.aws, endpoint), config, report)
+        create_views(client("athena", config.aws, endpoint), config, report, glue=glue)
 
     return _step(spark, config, "publish", work, run_id)
 

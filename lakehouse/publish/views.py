@@ -6,6 +6,8 @@ sqlglot, so the views can be run (and tested) on Spark against the same gold tab
 """
 from __future__ import annotations
 
+import base64
+import json
 import time
 from importlib import resources
 from typing import Any
@@ -84,8 +86,28 @@ def _wait(athena: Any, name: str, query_id: str, timeout_seconds: float) -> None
         pause = min(pause * 2, 2.0)
 
 
+def current_sql(glue: Any, database: str, name: str) -> str | None:
+    """The SELECT a view already registered in Glue was created with (None: no such view).
+
+    Athena keeps a view in Glue as a VIRTUAL_VIEW whose ViewOriginalText is
+    `/* Presto View: <base64 of JSON with "originalSql"> */`.
+    """
+    try:
+        entry = glue.get_table(DatabaseName=database, Name=name)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    text = str(entry.get("ViewOriginalText") or "")
+    prefix, suffix = "/* Presto View: ", " */"
+    if entry.get("TableType") != "VIRTUAL_VIEW" or not text.startswith(prefix) or not text.endswith(suffix):
+        return None
+    try:
+        return str(json.loads(base64.b64decode(text[len(prefix):-len(suffix)]))["originalSql"])
+    except (ValueError, KeyError):
+        return None
+
+
 def create_views(athena: Any, config: Config, report: StepReport,
-                 timeout_seconds: float = 300.0) -> dict[str, str]:
+                 timeout_seconds: float = 300.0, glue: Any = None) -> dict[str, str]:
     """Create or replace every view in the gold Glue database through Athena, one query each.
 
     The gold database must exist in Glue already (`publish_catalog` creates it). Each query runs
@@ -97,9 +119,11 @@ def create_views(athena: Any, config: Config, report: StepReport,
         config: the loaded configuration (catalog names).
         report: the step's report, for progress lines.
         timeout_seconds: how long to wait for each query.
+        glue: a boto3 Glue client; with it, a view Glue already holds with the same SELECT is left
+            alone (no query), so publishing twice with no change changes nothing.
 
     Returns:
-        view name -> the Athena query execution id that created it.
+        view name -> the Athena query execution id that created it, or "unchanged".
 
     Raises:
         LakehouseError: a view that does not parse, could not be submitted, failed or timed out.
@@ -108,6 +132,10 @@ def create_views(athena: Any, config: Config, report: StepReport,
     created: dict[str, str] = {}
     for name in view_names():
         statement = create_statement(name, catalog.gold_database)
+        if glue is not None and current_sql(glue, catalog.gold_database, name) == view_sql(name, catalog.gold_database):
+            created[name] = "unchanged"
+            report.progress(f"view {catalog.gold_database}.{name}: unchanged")
+            continue
         try:
             query_id: str = athena.start_query_execution(
                 QueryString=statement,

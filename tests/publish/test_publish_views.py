@@ -5,6 +5,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,31 @@ def test_a_failed_query_raises_with_athena_reason() -> None:
         views.query_finished("office_attendance_monthly", failed)
     assert views.query_finished("v", {"Status": {"State": "RUNNING"}}) is False
     assert views.query_finished("v", {"Status": {"State": "SUCCEEDED"}}) is True
+
+
+def test_a_view_glue_already_holds_with_the_same_select_is_left_alone(local_aws: LocalAws, tmp_path: Path) -> None:
+    """On AWS, Athena keeps a view in Glue as a VIRTUAL_VIEW with its SELECT base64-encoded; a view
+    unchanged since the last publish gets no query (moto's Athena writes no such entry: it is put by hand)."""
+    import base64
+    import json
+
+    database = f"gold_{uuid.uuid4().hex[:8]}"
+    config = load_config("local", overrides={"storage.root": str(tmp_path), "catalog.gold_database": database})
+    athena, glue = client("athena", config.aws, local_aws.url), client("glue", config.aws, local_aws.url)
+    glue.create_database(DatabaseInput={"Name": database})
+    select = (resources.files("lakehouse.publish") / "views" / "enrollments_monthly.sql").read_text()
+    select = select.replace("${gold}", database).strip().rstrip(";")
+    encoded = base64.b64encode(json.dumps({"originalSql": select, "catalog": "awsdatacatalog"}).encode()).decode()
+    glue.create_table(DatabaseName=database, TableInput={
+        "Name": "enrollments_monthly", "TableType": "VIRTUAL_VIEW",
+        "ViewOriginalText": f"/* Presto View: {encoded} */", "ViewExpandedText": "/* Presto View */"})
+    stale = base64.b64encode(json.dumps({"originalSql": "SELECT 1"}).encode()).decode()
+    glue.create_table(DatabaseName=database, TableInput={
+        "Name": "office_attendance_monthly", "TableType": "VIRTUAL_VIEW",
+        "ViewOriginalText": f"/* Presto View: {stale} */", "ViewExpandedText": "/* Presto View */"})
+
+    created = views.create_views(athena, config, StepReport("run-1", "publish"), glue=glue)
+
+    assert created["enrollments_monthly"] == "unchanged"
+    assert created["office_attendance_monthly"] != "unchanged"  # its SELECT changed: created again
+    assert created["validation_times_by_modality"] != "unchanged"  # not in Glue yet

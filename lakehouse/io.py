@@ -9,7 +9,9 @@ Every write is shaped so that a re-run with no new input commits nothing:
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import reduce
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -77,14 +79,29 @@ def read_text(spark: SparkSession, location: str) -> str | None:
         stream.close()
 
 
-def commit_rows(spark: SparkSession, root: str, name: str, version: int) -> int:
-    """Rows that commit `version` wrote, from its commitInfo in the log file (no Spark job)."""
+def commit_info(spark: SparkSession, root: str, name: str, version: int) -> dict[str, Any]:
+    """The commitInfo of commit `version`, read from its log file (no Spark job); {} if none."""
     for line in (read_text(spark, f"{path(root, name)}/_delta_log/{version:020d}.json") or "").splitlines():
-        info = json.loads(line).get("commitInfo")
+        info = json.loads(line).get("commitInfo") if line.strip() else None
         if info is not None:
-            metrics = info.get("operationMetrics") or {}
-            return int(metrics.get("numOutputRows") or metrics.get("numTargetRowsInserted") or 0)
-    return 0
+            return dict(info)
+    return {}
+
+
+def commit_rows(spark: SparkSession, root: str, name: str, version: int) -> int:
+    """Rows that commit `version` wrote (appends) or inserted (merges)."""
+    metrics = commit_info(spark, root, name, version).get("operationMetrics") or {}
+    return int(metrics.get("numOutputRows") or metrics.get("numTargetRowsInserted") or 0)
+
+
+def latest_commit(spark: SparkSession, root: str, name: str) -> tuple[int, datetime | None] | None:
+    """The table's latest version and when it was committed (UTC), or None if there is no table."""
+    latest = version(spark, root, name)
+    if latest is None:
+        return None
+    info = commit_info(spark, root, name, latest)
+    millis = info.get("inCommitTimestamp") or info.get("timestamp")
+    return latest, datetime.fromtimestamp(int(millis) / 1000, UTC) if millis else None
 
 
 def last_commit_rows(spark: SparkSession, root: str, name: str) -> int:

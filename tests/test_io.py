@@ -57,3 +57,17 @@ def test_append_with_same_token_commits_once(spark: SparkSession, tmp_path) -> N
     io.append(rows, root, NAME, app_id="test-app", txn_version=3)
     io.append(rows, root, NAME, app_id="test-app", txn_version=3)
     assert io.read(spark, root, NAME).count() == 1
+
+
+def test_commit_metadata_is_read_from_the_log(spark: SparkSession, tmp_path) -> None:
+    root = str(tmp_path)
+    assert io.latest_commit(spark, root, NAME) is None
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    io.append(_rows(spark, [(D1, "OF-1", 8.0, 10, 9, None, "a.csv:2", T0),
+                            (D1, "OF-2", 7.5, 12, 11, None, "a.csv:3", T0)]), root, NAME)
+    latest = io.latest_commit(spark, root, NAME)
+    assert latest is not None
+    version, committed_at = latest
+    assert version == 0 and committed_at is not None
+    assert before <= committed_at <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    assert io.commit_rows(spark, root, NAME, version) == 2

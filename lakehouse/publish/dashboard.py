@@ -11,7 +11,6 @@ none); each bar is a ``<rect data-series data-label data-value>``; each freshnes
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -134,17 +133,8 @@ def render_dashboard(spark: SparkSession, root: str) -> str:
 
 def latest_commit(spark: SparkSession, root: str, name: str) -> Commit:
     """The table's latest version and its commit time, from the Delta log (no Spark job)."""
-    version = io.version(spark, root, name)
-    if version is None:
-        return Commit(name, None, None)
-    text = io.read_text(spark, f"{io.path(root, name)}/_delta_log/{version:020d}.json") or ""
-    for line in text.splitlines():
-        info = json.loads(line).get("commitInfo") if line.strip() else None
-        if info:
-            millis = info.get("inCommitTimestamp") or info.get("timestamp")
-            if millis:
-                return Commit(name, version, datetime.fromtimestamp(int(millis) / 1000, UTC))
-    return Commit(name, version, None)
+    latest = io.latest_commit(spark, root, name)
+    return Commit(name, *latest) if latest else Commit(name, None, None)
 
 
 def enrollment_charts(spark: SparkSession, root: str, commit: Commit) -> list[LineChart]:

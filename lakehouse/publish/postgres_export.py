@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -150,15 +150,8 @@ def export_gold(spark: SparkSession, root: str, endpoint: Endpoint, schema: str,
 
 
 def _snapshot(spark: SparkSession, root: str, name: str) -> Snapshot | None:
-    version = io.version(spark, root, name)
-    if version is None:
-        return None
-    committed_at = None
-    for line in (io.read_text(spark, f"{io.path(root, name)}/_delta_log/{version:020d}.json") or "").splitlines():
-        info = json.loads(line).get("commitInfo")
-        if info and "timestamp" in info:
-            committed_at = datetime.fromtimestamp(info["timestamp"] / 1000, UTC)
-    return Snapshot(version, committed_at)
+    latest = io.latest_commit(spark, root, name)
+    return Snapshot(*latest) if latest else None
 
 
 def _stale(conn: Any, schema: str, plans: dict[str, Plan], snapshots: dict[str, Snapshot]) -> list[str]:

@@ -51,8 +51,8 @@ class SparkConfig:
 
 
 @dataclass(frozen=True)
-class RegistryConfig:
-    """The registry database (PostgreSQL): embedded locally, RDS on AWS."""
+class DatabaseConfig:
+    """A PostgreSQL database: embedded locally (the project's server in `embedded_dir`), RDS on AWS."""
 
     mode: str  # "embedded" | "jdbc"
     database: str
@@ -60,6 +60,11 @@ class RegistryConfig:
     embedded_dir: str | None = None
     jdbc_url: str | None = None
     password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class RegistryConfig(DatabaseConfig):
+    """The registry database, read by ingest."""
 
 
 @dataclass(frozen=True)
@@ -115,16 +120,10 @@ class CatalogConfig:
 
 
 @dataclass(frozen=True)
-class ExportConfig:
-    """The PostgreSQL database `lakehouse export` copies gold into (RDS on AWS)."""
+class ExportConfig(DatabaseConfig):
+    """The database `lakehouse export` copies gold into (locally the registry's server)."""
 
-    mode: str  # "embedded" (the project's PostgreSQL, the registry's server) | "jdbc"
-    database: str
-    schema: str
-    user: str
-    embedded_dir: str | None = None
-    jdbc_url: str | None = None
-    password: SecretRef | None = None
+    schema: str = "gold"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lakehouse.config import ExportConfig, RegistryConfig
+from lakehouse.config import DatabaseConfig, RegistryConfig
 from lakehouse.errors import SourceError
 
 REGISTRY_DDL = """
@@ -218,7 +218,7 @@ def registry_endpoint(config: RegistryConfig, password: str | None = None) -> It
 
 
 @contextlib.contextmanager
-def postgres_endpoint(config: RegistryConfig | ExportConfig, password: str | None, section: str,
+def postgres_endpoint(config: DatabaseConfig, password: str | None, section: str,
                       embedded_ddl: str | None = None) -> Iterator[Endpoint]:
     """A database named by a config section (`registry`, `export`) for the duration of a command.
 

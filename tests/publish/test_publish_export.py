@@ -270,14 +270,14 @@ def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
 
 def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(pg_server: EmbeddedPostgres) -> None:
     database = f"x_{uuid.uuid4().hex[:12]}"
-    embedded = ExportConfig("embedded", database, SCHEMA, "lakehouse", embedded_dir=str(pg_server.data_dir))
+    embedded = ExportConfig("embedded", database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir))
     with export_endpoint(embedded, None) as endpoint:
         assert (endpoint.port, endpoint.database) == (pg_server.port, database)
         with connect(endpoint) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (database,)
     assert pg_server._running_port() == pg_server.port  # not stopped: this call did not start it
 
-    unreachable = ExportConfig("jdbc", "analytics", SCHEMA, "lakehouse",
+    unreachable = ExportConfig("jdbc", "analytics", "lakehouse", schema=SCHEMA,
                                jdbc_url="jdbc:postgresql://127.0.0.1:1/analytics")
     with pytest.raises(SourceError, match=r"^export database unreachable at 127.0.0.1:1: ") as err:
         with export_endpoint(unreachable, "not-a-real-password"):

@@ -185,7 +185,7 @@ def _load_and_swap(spark: SparkSession, root: str, conn: Any, schema: str, plans
     rows: dict[str, int] = {}
     for loaded, p in enumerate(plans, start=1):
         try:
-            rows[p.table.full_name] = _load(spark, root, conn, schema, p, report)
+            rows[p.table.full_name] = _load(spark, root, conn, schema, p, snapshots[p.table.full_name], report)
         except psycopg.Error as err:
             raise ExportError(f"export of {p.table.full_name} failed: {_first_line(err)}") from None
         report.rows_in += rows[p.table.full_name]
@@ -210,7 +210,8 @@ def _ensure_schema(conn: Any, schema: str) -> None:
         "exported_at timestamptz NOT NULL)", schema, BOOKKEEPING))
 
 
-def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, report: StepReport) -> int:
+def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, snapshot: Snapshot,
+          report: StepReport) -> int:
     """Create the staging table and COPY the gold rows in, then key, index, comment and analyze it."""
     from psycopg import sql
     from psycopg.copy import QueuedLibpqWriter
@@ -220,9 +221,9 @@ def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, repor
     columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[k][0]))
                                  for c, k in p.columns)
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(schema, staged), columns))
-    # The latest snapshot: at least the version the bookkeeping will record (a newer one, committed
-    # meanwhile, only makes the next run export the table again).
-    source = io.read(spark, root, p.table.full_name)
+    # Exactly the snapshot the bookkeeping will record, whatever gold commits meanwhile.
+    source = (spark.read.format("delta").option("versionAsOf", snapshot.version)
+              .load(io.path(root, p.table.full_name)))
     rows = 0
     # FREEZE: the table is new in this transaction, so its rows can be written already frozen and
     # readers' first scans do not rewrite every page to set hint bits.

@@ -74,6 +74,8 @@ _PAGE_LIMIT = 10_000  # GetRecords' own maximum
 # Kinesis may answer empty pages while still behind the tip. A micro-batch gives up after a few
 # (the next batch goes on); seeking a known position (a replay, the oldest record) keeps going.
 _EMPTY_POLLS = 3
+# The read-ahead thread stops after this long without a micro-batch (a stopped query, a test).
+_IDLE_SECONDS = 60.0
 _SEEK_POLLS = 100
 
 
@@ -119,6 +121,7 @@ class ShardReader:
         self._lock = threading.Lock()
         self._fetcher: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._last_read = time.monotonic()
 
     def call(self, operation: str, **kwargs: Any) -> Any:
         """One Kinesis call, retried with full-jitter back-off while throttled or failing transiently
@@ -224,6 +227,7 @@ class ShardReader:
         sid = info.shard_id
         with self._lock:
             live = None if until is not None else self._live.pop(sid, None)
+            self._last_read = time.monotonic()
         origin, after = start, last_seq
         records: list[dict[str, Any]] = []
         newest: str | None = None  # last number read in this call
@@ -280,9 +284,10 @@ class ShardReader:
 
     def _fetch_ahead(self) -> None:
         """Start the thread that reads open shards ahead of the next micro-batch (option prefetch)."""
-        if not self.opts.prefetch or self._fetcher is not None:
-            return
-        self._fetcher = threading.Thread(target=self._fetch_loop, name="kinesis-fetch-ahead", daemon=True)
+        with self._lock:
+            if not self.opts.prefetch or self._fetcher is not None:
+                return
+            self._fetcher = threading.Thread(target=self._fetch_loop, name="kinesis-fetch-ahead", daemon=True)
         self._fetcher.start()
 
     def stop(self) -> None:
@@ -292,14 +297,18 @@ class ShardReader:
         """Keep each open shard's records coming while Spark writes the last batch.
 
         Up to maxRecordsPerShard records (and prefetchMaxBytes) wait per shard; a shard at its tip
-        is polled every prefetchIntervalMillis. A shard iterator is a token, not a cursor: if a
-        micro-batch takes the shard while a fetch is under way, the page is dropped and the
-        micro-batch reads the same records itself. Any failure hands the shard to the next
-        micro-batch, whose read retries, reopens the iterator or fails loudly.
+        is polled every prefetchIntervalMillis; after a minute without a micro-batch the thread
+        ends. A shard iterator is a token, not a cursor: if a micro-batch takes the shard while a
+        fetch is under way, the page is dropped and the micro-batch reads the same records itself.
+        Any failure hands the shard to the next micro-batch, whose read retries, reopens the
+        iterator or fails loudly.
         """
         cap = self.opts.max_records_per_shard
         while not self._stopped.is_set():
             with self._lock:
+                if time.monotonic() - self._last_read > _IDLE_SECONDS:
+                    self._fetcher = None  # no micro-batch for a while: stop; the next read starts it again
+                    return
                 due = [(sid, a) for sid, a in self._live.items()
                        if not a.stalled and not a.closed and len(a.records) < cap
                        and a.size < self.opts.prefetch_max_bytes]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 
 import pandas as pd
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -88,3 +89,19 @@ def citizen_key(col: Column, key: bytes) -> Column:
         return national_ids.map(digest).astype(object)
 
     return citizen_key(col)
+
+
+def with_timestamp(df: DataFrame, name: str, moment: datetime | None = None) -> DataFrame:
+    """Add column `name`: one timestamp (`moment`, by default now) on every row, like `current_timestamp()`.
+
+    `current_timestamp()` becomes a literal that generated code inlines, so every micro-batch of a
+    stream compiles its stages anew (and the JIT compiles them again): the value comes instead
+    from a one-row broadcast relation, and the compiled stages are reused batch after batch.
+
+    Example: rows (a), (b) at 2026-11-20 10:00 UTC -> (a, 2026-11-20 10:00), (b, 2026-11-20 10:00).
+    """
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    # An inline table is a local relation: broadcast from the driver, no job and no Python worker.
+    value = moment.strftime("%Y-%m-%d %H:%M:%S.%fZ")
+    one = df.sparkSession.sql(f"SELECT * FROM VALUES (TIMESTAMP '{value}') AS t(`{name}`)")
+    return df.crossJoin(F.broadcast(one))

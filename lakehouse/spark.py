@@ -51,6 +51,7 @@ def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkS
         "spark.sql.adaptive.enabled": "true",
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.stalenessLimit": "0",
+        "spark.sql.codegen.cache.maxEntries": "2000",
         # Secrets must never show in a configuration dump.
         "spark.redaction.regex": "(?i)secret|password|token|key",
         "spark.driver.memory": os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "4g"),

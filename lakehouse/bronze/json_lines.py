@@ -5,6 +5,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.functions import with_timestamp
 from lakehouse.io import schema
 
 _CORRUPT = "_corrupt_record"
@@ -57,11 +58,11 @@ def parse_json_records(records: DataFrame, table_name: str, batch_id: str) -> Da
         parsed.withColumn("_parse_error", error)
         .withColumn("_parsed", F.when(F.col("_parse_error").isNull(), F.col("_parsed")))
     )
-    return parsed.select(
+    return with_timestamp(parsed, "_ingested_at").select(
         *[F.col(f"_parsed.{f.name}").alias(f.name) for f in fields],
         F.col("line").alias("_raw"),
         "_source",
-        F.current_timestamp().alias("_ingested_at"),
+        "_ingested_at",
         F.lit(batch_id).alias("_batch_id"),
         "_file",
         "_file_modified_at",

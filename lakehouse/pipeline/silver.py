@@ -63,17 +63,44 @@ def _rule_metrics(validated: DataFrame, rules: list[R.Rule], table: str) -> list
             for r in R.rule_counts(validated, rules).collect()]
 
 
-def _batch_counts(validated: DataFrame, known_offices: DataFrame | None = None) -> tuple[int, int, int]:
-    """Rows in, valid rows, and valid rows naming an office the registry does not know, in one pass."""
+@dataclass(frozen=True)
+class BatchCounts:
+    rows: int
+    valid: int
+    unknown_office: int
+    rules: list[tuple[str, str, int, int]]
+
+
+class KnownOffices:
+    """The office ids of `silver.offices`, read again only when the table has a new version.
+
+    A stream's batches would otherwise each read (and join) the table for a warning count.
+    """
+
+    def __init__(self, spark: SparkSession, root: str) -> None:
+        self.spark, self.root = spark, root
+        self.version: int | None = None
+        self.ids: list[str] = []
+
+    def __call__(self) -> list[str]:
+        """The known ids (none while there is no `silver.offices`: every office is unknown then)."""
+        current = io.version(self.spark, self.root, "silver.offices")
+        if current is None:
+            return []
+        if current != self.version:
+            offices = io.read(self.spark, self.root, "silver.offices").select("office_id").distinct()
+            self.ids, self.version = sorted(r["office_id"] for r in offices.collect() if r["office_id"]), current
+        return self.ids
+
+
+def _batch_counts(validated: DataFrame, rules: list[R.Rule], known_offices: list[str]) -> BatchCounts:
+    """Rows in, valid rows, valid rows naming an unknown office and the rule counts, in one pass."""
     is_valid = F.size("_failed_rules") == 0
-    frame, unknown = validated, F.lit(False)
-    if known_offices is not None:
-        known = known_offices.select("office_id", F.lit(True).alias("_office_known")).distinct()
-        frame = validated.join(known, "office_id", how="left")
-        unknown = F.col("_office_known").isNull()
-    row = frame.agg(F.count(F.lit(1)).alias("rows"), F.count_if(is_valid).alias("valid"),
-                    F.count_if(is_valid & unknown).alias("unknown")).collect()[0]
-    return int(row["rows"]), int(row["valid"]), int(row["unknown"])
+    unknown = ~F.coalesce(F.col("office_id").isin(known_offices), F.lit(False))
+    row = validated.agg(F.count(F.lit(1)).alias("rows"), F.count_if(is_valid).alias("valid"),
+                        F.count_if(is_valid & unknown).alias("unknown"),
+                        *R.rule_aggregates(rules, validated.columns)).collect()[0]
+    return BatchCounts(int(row["rows"]), int(row["valid"]), int(row["unknown"]), R.rule_results(row, rules))
 
 
 def _quarantine(spark: SparkSession, root: str, rows: DataFrame, table: str, report: StepReport) -> int:
@@ -97,28 +124,31 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
     Drains and stops by default; with `every_seconds`, returns the query that keeps following bronze.
     """
     rules = R.enrollment_event_rules(s.future_tolerance_minutes)
+    known_offices = KnownOffices(spark, s.root)
+    table = "silver.enrollment_events"
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         validated = events.validate_enrollment_events(batch, s.future_tolerance_minutes).persist()
         try:
-            rows_in, valid, unknown = _batch_counts(validated, io.read(spark, s.root, "silver.offices"))
-            quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated),
-                                      "quarantine.enrollment_events", report)
+            counts = _batch_counts(validated, rules, known_offices())
+            quarantined = 0
+            if counts.valid < counts.rows:  # a batch with nothing to quarantine leaves the table alone
+                quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated),
+                                          "quarantine.enrollment_events", report)
             inserted = io.insert_new(spark, events.clean_enrollment_events(validated, s.hmac_key), s.root,
-                                     "silver.enrollment_events", ("event_id",))
+                                     table, ("event_id",))
             io.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,
                           "silver.biometric_validations", ("validation_id",))
-            report.quality.extend(_rule_metrics(validated, rules, "silver.enrollment_events"))
-            report.quality.append(QualityMetric("silver.enrollment_events", "office_known", "warn",
-                                                valid - unknown, unknown))
-            report.quality.append(_totals("silver.enrollment_events", inserted, quarantined,
-                                          valid - inserted))
-            report.rows_in += rows_in
+            report.quality.extend(QualityMetric(table, *r) for r in counts.rules)
+            report.quality.append(QualityMetric(table, "office_known", "warn",
+                                                counts.valid - counts.unknown_office, counts.unknown_office))
+            report.quality.append(_totals(table, inserted, quarantined, counts.valid - inserted))
+            report.rows_in += counts.rows
             report.rows_out += inserted
-            for table in ("silver.enrollment_events", "silver.biometric_validations"):
-                report.versions[table] = io.version(spark, s.root, table) or 0
-            report.progress(f"events batch {batch_id}: {rows_in:,} in, {inserted:,} new, "
-                            f"{quarantined:,} quarantined, {valid - inserted:,} duplicates")
+            for name in (table, "silver.biometric_validations"):
+                report.versions[name] = io.version(spark, s.root, name) or 0
+            report.progress(f"events batch {batch_id}: {counts.rows:,} in, {inserted:,} new, "
+                            f"{quarantined:,} quarantined, {counts.valid - inserted:,} duplicates")
         finally:
             validated.unpersist()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Literal
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.functions import is_present, is_uuid, parse_count, parse_date, parse_number, parse_timestamp
@@ -143,6 +143,40 @@ def with_failed_rules(df: DataFrame, rules: list[Rule]) -> DataFrame:
     )
 
 
+def rule_aggregates(rules: list[Rule], columns: list[str]) -> list[Column]:
+    """Aggregate columns `passed_<i>` / `failed_<i>` counting the rows passing and failing rule i.
+
+    A rule is evaluated on the rows whose prerequisite rules pass (the prerequisites themselves on
+    every row). On a frame that carries `_failed_rules` (`columns` names it), an error rule is
+    counted from that list rather than evaluated again: the same count, without parsing the
+    row's timestamps and matching its patterns a second time.
+    """
+    prerequisites = [r for r in rules if r.prerequisite]
+    from_list = FAILED_RULES in columns and all(r.severity == "error" for r in prerequisites)
+    if from_list:
+        named = [F.array_contains(F.col(FAILED_RULES), r.name) for r in prerequisites]
+        gate = ~reduce(lambda a, b: a | b, named) if named else F.lit(True)
+    else:
+        gate = _prerequisites_pass(rules)
+    aggregates = []
+    for i, rule in enumerate(rules):
+        evaluated = F.lit(True) if rule.prerequisite else gate
+        if from_list and rule.severity == "error":
+            failed = F.array_contains(F.col(FAILED_RULES), rule.name)
+            aggregates += [F.count_if(evaluated & ~failed).alias(f"passed_{i}"),
+                           F.count_if(failed).alias(f"failed_{i}")]
+        else:
+            aggregates += [F.count_if(evaluated & passes(rule)).alias(f"passed_{i}"),
+                           F.count_if(evaluated & ~passes(rule)).alias(f"failed_{i}")]
+    return aggregates
+
+
+def rule_results(counts: Row, rules: list[Rule]) -> list[tuple[str, str, int, int]]:
+    """(rule, severity, passed, failed) per rule, from a row holding `rule_aggregates`."""
+    return [(r.name, r.severity, int(counts[f"passed_{i}"]), int(counts[f"failed_{i}"]))
+            for i, r in enumerate(rules)]
+
+
 def rule_counts(validated_df: DataFrame, rules: list[Rule]) -> DataFrame:
     """Count the rows passing and failing each rule (a pure aggregation; the caller collects it).
 
@@ -158,14 +192,6 @@ def rule_counts(validated_df: DataFrame, rules: list[Rule]) -> DataFrame:
         Example: 3 rows, one with `_parse_error` set -> ("record_parseable", "error", 2, 1) and, for
         every other rule, passed + failed = 2.
     """
-    gate = _prerequisites_pass(rules)
-    aggregates = []
-    for i, rule in enumerate(rules):
-        evaluated = F.lit(True) if rule.prerequisite else gate
-        aggregates += [
-            F.count_if(evaluated & passes(rule)).alias(f"passed_{i}"),
-            F.count_if(evaluated & ~passes(rule)).alias(f"failed_{i}"),
-        ]
     per_rule = F.array(*[
         F.struct(
             F.lit(r.name).alias("rule"),
@@ -176,7 +202,7 @@ def rule_counts(validated_df: DataFrame, rules: list[Rule]) -> DataFrame:
         for i, r in enumerate(rules)
     ])
     return (
-        validated_df.agg(*aggregates)
+        validated_df.agg(*rule_aggregates(rules, validated_df.columns))
         .select(F.inline(per_rule))
         .select("rule", "severity", "passed", "failed")
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.functions import with_timestamp
 from lakehouse.io import conform, schema
 from lakehouse.quality.rules import FAILED_RULES
 
@@ -35,7 +36,7 @@ def valid_rows(validated: DataFrame) -> DataFrame:
 def quarantine_rows(validated: DataFrame, quarantine_table: str) -> DataFrame:
     """The rows that failed an error rule, stamped `_quarantined_at`, in `quarantine_table`'s schema."""
     return conform(
-        validated.filter(F.size(FAILED_RULES) > 0).withColumn("_quarantined_at", F.current_timestamp()),
+        with_timestamp(validated.filter(F.size(FAILED_RULES) > 0), "_quarantined_at"),
         quarantine_table,
     )
 

@@ -196,7 +196,11 @@ def test_rule_counts_count_rows_per_rule(spark: SparkSession) -> None:
         {"_source": "bad_date", "report_date": "2026-11-31"},
         {"_source": "attended_above_scheduled", "appointments_attended": "11"},
     ])
-    counts = rule_counts(with_failed_rules(bronze, rules), rules)
+    validated = with_failed_rules(bronze, rules)
+    counts = rule_counts(validated, rules)
+    # Counted from `_failed_rules` or by evaluating every rule again: the same numbers.
+    evaluated = rule_counts(validated.drop("_failed_rules"), rules)
+    assert sorted(map(tuple, counts.collect())) == sorted(map(tuple, evaluated.collect()))
     expected = spark.createDataFrame([
         ("record_parseable", "error", 3, 1),
         # the others are evaluated on the 3 parseable rows only

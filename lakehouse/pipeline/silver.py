@@ -132,9 +132,11 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
         try:
             counts = _batch_counts(validated, rules, known_offices())
             quarantined = 0
-            if counts.valid < counts.rows:  # a batch with nothing to quarantine leaves the table alone
+            if counts.valid < counts.rows:
                 quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated),
                                           "quarantine.enrollment_events", report)
+            else:  # nothing to quarantine: no MERGE, but the table exists as after any silver run
+                io.ensure(spark, s.root, "quarantine.enrollment_events")
             inserted = io.insert_new(spark, events.clean_enrollment_events(validated, s.hmac_key), s.root,
                                      table, ("event_id",))
             io.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,

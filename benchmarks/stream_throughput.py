@@ -116,6 +116,10 @@ def main() -> int:
     start, end = args.warmup, args.warmup + args.seconds
     half = start + args.seconds / 2
     measured = [lat for lat, at in latencies if start <= at <= end]
+    if len(measured) < 2:
+        print(f"no records arrived in the measured window ({start:.0f}-{end:.0f} s after the producer started): "
+              "nothing to report; give --seconds more time", file=sys.stderr)
+        return 1
     warming = [lat for lat, at in latencies if at < start]
     consumed = samples[-1][1]
     drain_time = next(t for t, n in samples if n >= consumed)

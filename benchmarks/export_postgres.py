@@ -28,12 +28,13 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io
 from lakehouse.config import load_config
+from lakehouse.local.postgres import EmbeddedPostgres
 from lakehouse.ops.runs import StepReport
 from lakehouse.publish.postgres_export import export_gold
-from lakehouse.sources.postgres import EmbeddedPostgres, Endpoint, connect
+from lakehouse.sources.postgres import Endpoint, connect
 from lakehouse.spark import get_spark
+from lakehouse.storage import delta
 
 TABLE = "gold.fct_enrollments"
 PEER_DDL = """
@@ -126,8 +127,8 @@ def main() -> int:
     try:
         config = load_config("local", {"storage.root": root})
         spark = get_spark(config.spark)
-        io.overwrite(enrollments(spark, args.rows), root, TABLE)
-        source = io.read(spark, root, TABLE)
+        delta.overwrite(enrollments(spark, args.rows), root, TABLE)
+        source = delta.read(spark, root, TABLE)
         print(f"{args.rows:,} rows of {TABLE} in Delta ({source.rdd.getNumPartitions()} partitions); "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
         text = copy_text(source)

@@ -28,21 +28,21 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from lakehouse import io
+from lakehouse.app import silver_settings
 from lakehouse.aws.clients import client
-from lakehouse.aws.local import start_detached, stop_detached
 from lakehouse.config import load_config
+from lakehouse.datagen.producer import ensure_stream
+from lakehouse.local.aws import start_detached, stop_detached
 from lakehouse.ops.runs import StepReport
 from lakehouse.pipeline.stream import kinesis_records, run_stream, stop_between_batches
 from lakehouse.spark import get_spark
-from lakehouse.steps import silver_settings
-from lakehouse.streaming.producer import ensure_stream
+from lakehouse.storage import delta
 
 PRODUCER = """
 import json, sys
 from lakehouse.aws.clients import client
 from lakehouse.config import load_config
-from lakehouse.streaming.producer import produce
+from lakehouse.datagen.producer import produce
 url, stream, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 config = load_config("local", {"aws.endpoint_url": url})
 summary = produce(client("kinesis", config.aws, url), stream, rate=rate, seconds=seconds, seed=11)
@@ -108,7 +108,7 @@ def main() -> int:
         total += rows
         samples.append(((committed.replace(tzinfo=UTC) - wall_started).total_seconds(), total))
 
-    arrivals = io.read(spark, root, "bronze.enrollment_events").select("_batch_id", "_arrived_at").collect()
+    arrivals = delta.read(spark, root, "bronze.enrollment_events").select("_batch_id", "_arrived_at").collect()
     latencies = [((report.commits[r["_batch_id"]] - r["_arrived_at"]).total_seconds(),
                   (r["_arrived_at"].replace(tzinfo=UTC) - wall_started).total_seconds())
                  for r in arrivals if r["_batch_id"] in report.commits and r["_arrived_at"] is not None]

@@ -25,8 +25,8 @@ def _spark(config: Config) -> Any:
 def cmd_generate(config: Config, args: argparse.Namespace) -> int:
     import dataclasses
 
+    from lakehouse.app import registry
     from lakehouse.datagen import generate
-    from lakehouse.steps import registry
 
     settings = config.datagen
     names = ("seed", "days", "offices", "enrollments")
@@ -45,23 +45,23 @@ def _print_reports(reports: list[Any]) -> None:
 
 
 def cmd_aws(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse.aws import local
+    from lakehouse.local import aws
 
     if args.action == "start":
-        print(f"local AWS stand-in at {local.start_detached(config.root).url}")
+        print(f"local AWS stand-in at {aws.start_detached(config.root).url}")
     elif args.action == "stop":
-        print("stopped" if local.stop_detached(config.root) else "not running")
+        print("stopped" if aws.stop_detached(config.root) else "not running")
     else:
-        found = local.running(config.root)
+        found = aws.running(config.root)
         print(f"running at {found.url}" if found else "not running")
     return 0
 
 
 def cmd_produce(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse.app import aws_endpoint
     from lakehouse.aws.clients import client
     from lakehouse.datagen.generator import registry_world
-    from lakehouse.steps import aws_endpoint
-    from lakehouse.streaming.producer import ensure_stream, produce
+    from lakehouse.datagen.producer import ensure_stream, produce
 
     kinesis = client("kinesis", config.aws, aws_endpoint(config))
     ensure_stream(kinesis, config.stream.name, config.stream.shards)
@@ -84,29 +84,29 @@ def _stream_has_records(kinesis: Any, stream: str) -> bool:
 
 
 def cmd_stream(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import steps
+    from lakehouse import app
 
     spark = _spark(config)
-    report = steps.run_stream(spark, config, args.available_now, args.trigger_seconds, args.timeout)
+    report = app.run_stream(spark, config, args.available_now, args.trigger_seconds, args.timeout)
     _print_reports([report])
     return 0
 
 
 def cmd_step(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import steps
+    from lakehouse import app
 
     spark = _spark(config)
-    runner = {"ingest": steps.run_ingest, "silver": steps.run_silver, "gold": steps.run_gold,
-              "publish": steps.run_publish, "export": steps.run_export}[args.command]
+    runner = {"ingest": app.run_ingest, "silver": app.run_silver, "gold": app.run_gold,
+              "publish": app.run_publish, "export": app.run_export}[args.command]
     _print_reports([runner(spark, config)])
     return 0
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import report, steps
+    from lakehouse import app, report
 
     spark = _spark(config)
-    reports = steps.run_all(spark, config)
+    reports = app.run_all(spark, config)
     print()
     _print_reports(reports)
     if not any(r.changed for r in reports):
@@ -117,15 +117,15 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         print("\nQuarantined records per rule\n" + report.frame_text(report.quarantine_by_rule(spark, config.root)))
         from pyspark.sql import functions as F
 
-        from lakehouse import io
+        from lakehouse.storage import delta
 
-        kpi = io.read(spark, config.root, "gold.kpi_enrollments_daily")
+        kpi = delta.read(spark, config.root, "gold.kpi_enrollments_daily")
         daily = (kpi.groupBy("date").agg(F.sum("enrollments_started").alias("started"),
                                          F.sum("enrollments_completed").alias("completed"))
                  .withColumn("completion_rate", F.round(F.col("completed") / F.col("started"), 3))
                  .orderBy(F.col("date").desc()))
         print("\nEnrollments per day (latest 7)\n" + report.frame_text(daily, 7))
-        times = (io.read(spark, config.root, "gold.kpi_validation_times_daily")
+        times = (delta.read(spark, config.root, "gold.kpi_validation_times_daily")
                  .groupBy("modality").agg(F.sum("validations").alias("validations"),
                                           F.round(F.avg("p50_ms"), 1).alias("mean_daily_p50_ms"),
                                           F.round(F.avg("p95_ms"), 1).alias("mean_daily_p95_ms"))
@@ -135,15 +135,16 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import io, report
-    from lakehouse.tables import table
+    from lakehouse import report
+    from lakehouse.contract import table
+    from lakehouse.storage import delta
 
     table(args.table)  # a clear error for an unknown name
     spark = _spark(config)
-    if not io.exists(spark, config.root, args.table):
-        print(f"{args.table}: not built yet (no Delta table at {io.path(config.root, args.table)})")
+    if not delta.exists(spark, config.root, args.table):
+        print(f"{args.table}: not built yet (no Delta table at {delta.path(config.root, args.table)})")
         return 1
-    df = io.read(spark, config.root, args.table)
+    df = delta.read(spark, config.root, args.table)
     if args.where:
         df = df.where(args.where)
     print(report.frame_text(df, args.limit))
@@ -151,9 +152,9 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import steps
+    from lakehouse import app
 
-    path = steps.write_dashboard(_spark(config), config)
+    path = app.write_dashboard(_spark(config), config)
     print(f"dashboard written to {path} (one self-contained HTML file: open it in a browser)")
     return 0
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame
@@ -91,17 +90,14 @@ def citizen_key(col: Column, key: bytes) -> Column:
     return citizen_key(col)
 
 
-def with_timestamp(df: DataFrame, name: str, moment: datetime | None = None) -> DataFrame:
-    """Add column `name`: one timestamp (`moment`, by default now) on every row, like `current_timestamp()`.
+def stamp(df: DataFrame, name: str, moment: DataFrame) -> DataFrame:
+    """Add column `name`: the one timestamp of `moment` (a one-row, one-column frame) on every row.
 
-    `current_timestamp()` becomes a literal that generated code inlines, so every micro-batch of a
-    stream compiles its stages anew (and the JIT compiles them again): the value comes instead
-    from a one-row broadcast relation, and the compiled stages are reused batch after batch.
+    The moment comes as a frame, not a literal: generated code inlines a timestamp literal, so a
+    stream whose batches each stamped "now" would compile its stages anew every batch. The
+    pipeline passes a one-row inline table instead (`pipeline.clock.moment`), broadcast from the
+    driver, and the compiled stages are reused batch after batch.
 
-    Example: rows (a), (b) at 2026-11-20 10:00 UTC -> (a, 2026-11-20 10:00), (b, 2026-11-20 10:00).
+    Example: rows (a), (b) and moment (2026-11-20 10:00) -> (a, 2026-11-20 10:00), (b, 2026-11-20 10:00).
     """
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    # An inline table is a local relation: broadcast from the driver, no job and no Python worker.
-    value = moment.strftime("%Y-%m-%d %H:%M:%S.%fZ")
-    one = df.sparkSession.sql(f"SELECT * FROM VALUES (TIMESTAMP '{value}') AS t(`{name}`)")
-    return df.crossJoin(F.broadcast(one))
+    return df.crossJoin(F.broadcast(moment.select(F.col(moment.columns[0]).cast("timestamp").alias(name))))

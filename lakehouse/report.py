@@ -4,23 +4,23 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io
-from lakehouse.tables import TABLES
+from lakehouse.contract import TABLES
+from lakehouse.storage import delta
 
 
 def table_counts(spark: SparkSession, root: str, layers: tuple[str, ...]) -> list[tuple[str, int, int | None]]:
     """(table, rows, Delta version) for every existing table of the given layers."""
     out = []
     for name, t in TABLES.items():
-        if t.layer in layers and io.exists(spark, root, name):
-            out.append((name, io.read(spark, root, name).count(), io.version(spark, root, name)))
+        if t.layer in layers and delta.exists(spark, root, name):
+            out.append((name, delta.read(spark, root, name).count(), delta.version(spark, root, name)))
     return out
 
 
 def quarantine_by_rule(spark: SparkSession, root: str) -> DataFrame:
     frames = [
-        io.read(spark, root, name).select(F.lit(name).alias("table"), F.explode("_failed_rules").alias("rule"))
-        for name, t in TABLES.items() if t.layer == "quarantine" and io.exists(spark, root, name)
+        delta.read(spark, root, name).select(F.lit(name).alias("table"), F.explode("_failed_rules").alias("rule"))
+        for name, t in TABLES.items() if t.layer == "quarantine" and delta.exists(spark, root, name)
     ]
     if not frames:
         return spark.createDataFrame([], "table string, rule string, records bigint")
@@ -32,7 +32,7 @@ def quarantine_by_rule(spark: SparkSession, root: str) -> DataFrame:
 
 def latest_quality(spark: SparkSession, root: str) -> DataFrame:
     """Per table, the quality metrics of the latest run that recorded any (batches summed)."""
-    metrics = io.read(spark, root, "ops.quality_metrics")
+    metrics = delta.read(spark, root, "ops.quality_metrics")
     latest = metrics.groupBy("table_name").agg(F.max("recorded_at").alias("recorded_at"))
     runs = metrics.join(latest, ["table_name", "recorded_at"], how="inner").select("table_name", "run_id").distinct()
     return (

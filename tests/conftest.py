@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.aws.local import LocalAws, start
 from lakehouse.config import load_config
-from lakehouse.sources.postgres import EmbeddedPostgres, Endpoint, ensure_schema
+from lakehouse.local.aws import LocalAws, start
+from lakehouse.local.postgres import EmbeddedPostgres
+from lakehouse.sources.postgres import Endpoint
+from lakehouse.sources.registry import ensure_schema
 from lakehouse.spark import get_spark
 
 

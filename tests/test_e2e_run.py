@@ -30,7 +30,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,12 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io, steps
+from lakehouse import app
 from lakehouse.cli import main
 from lakehouse.config import load_config
+from lakehouse.contract import tables_in
 from lakehouse.sources.postgres import connect
-from lakehouse.tables import tables_in
+from lakehouse.storage import delta
 
 STAGES = ("first", "moved", "rerun", "late")
 CHECKED_LAYERS = ("bronze", "silver", "quarantine", "gold")  # ops.* log every run by design
@@ -54,7 +55,7 @@ D1, D2, D3 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def epoch(text: str) -> float:
@@ -295,7 +296,7 @@ class Scenario:
         """The table as the given stage left it (Delta time travel)."""
         version = self.stages[stage].versions[name]
         assert version is not None, f"{name} does not exist after stage {stage}"
-        return spark.read.format("delta").option("versionAsOf", version).load(io.path(self.root, name))
+        return spark.read.format("delta").option("versionAsOf", version).load(delta.path(self.root, name))
 
 
 CHECKED_TABLES = [t.full_name for layer in CHECKED_LAYERS for t in tables_in(layer)]
@@ -304,8 +305,8 @@ CHECKED_TABLES = [t.full_name for layer in CHECKED_LAYERS for t in tables_in(lay
 def _run(spark: SparkSession, root: Path, *options: str) -> Stage:
     code = main(["--root", str(root), "--verbose", "run", *options])
     assert code == 0, f"lakehouse run exited {code}"
-    versions = {name: io.version(spark, str(root), name) for name in CHECKED_TABLES}
-    rows = {name: sorted(repr(r) for r in io.read(spark, str(root), name).collect()) for name in CHECKED_TABLES}
+    versions = {name: delta.version(spark, str(root), name) for name in CHECKED_TABLES}
+    rows = {name: sorted(repr(r) for r in delta.read(spark, str(root), name).collect()) for name in CHECKED_TABLES}
     return Stage(code, versions, rows)
 
 
@@ -317,12 +318,12 @@ def scenario(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> S
     stages: dict[str, Stage] = {}
     try:
         _first_delivery(root)
-        with steps.registry(config) as endpoint, connect(endpoint) as conn:
+        with app.registry(config) as endpoint, connect(endpoint) as conn:
             conn.cursor().executemany("INSERT INTO offices VALUES (%s, %s, %s, %s, %s, %s)", OFFICES_V1)
             conn.cursor().executemany("INSERT INTO operators VALUES (%s, %s, %s, %s, %s)", OPERATOR_ROWS)
         stages["first"] = _run(spark, root)  # with the summary the CLI prints
 
-        with steps.registry(config) as endpoint, connect(endpoint) as conn:
+        with app.registry(config) as endpoint, connect(endpoint) as conn:
             conn.execute("UPDATE offices SET region = 'CENTRO', district = 'D-C2', updated_at = %s "
                          "WHERE office_id = 'OF-0004'", (MOVED_AT,))
         _write(root / "landing" / "office_reports" / "office_reports-2026-10-02-rev1.csv",
@@ -492,7 +493,7 @@ def _file_position(source: str) -> str:
 @pytest.mark.slow
 def test_every_run_succeeds_and_the_rerun_reports_no_change(spark: SparkSession, scenario: Scenario) -> None:
     assert [scenario.stages[s].code for s in STAGES] == [0, 0, 0, 0]
-    runs = io.read(spark, scenario.root, "ops.pipeline_runs").where(F.col("step").isin("ingest", "silver", "gold"))
+    runs = delta.read(spark, scenario.root, "ops.pipeline_runs").where(F.col("step").isin("ingest", "silver", "gold"))
     by_run = sorted(
         (r["started"], r["run_id"], r["statuses"])
         for r in runs.groupBy("run_id").agg(F.min("started_at").alias("started"),
@@ -613,7 +614,7 @@ def test_silver_holds_each_valid_event_once_and_every_record_is_accounted_for(
     late_ids = {r["event_id"] for r in scenario.at(spark, "silver.enrollment_events", "late").collect()}
     assert late_ids == {eid(label) for label in VALID_LABELS + LATE_LABELS}
     # the run metrics count the two duplicates dropped
-    totals = (io.read(spark, scenario.root, "ops.quality_metrics")
+    totals = (delta.read(spark, scenario.root, "ops.quality_metrics")
               .where("table_name = 'silver.enrollment_events' AND rule = '*'")
               .agg(F.sum("passed"), F.sum("failed"), F.sum("duplicates_dropped")).first())
     assert tuple(totals) == (46, 5, 2)
@@ -682,7 +683,7 @@ def test_a_run_with_no_new_input_changes_no_table(scenario: Scenario) -> None:
 
 
 def _last_merge(spark: SparkSession, root: str, name: str) -> tuple[str, dict[str, str]]:
-    row = DeltaTable.forPath(spark, io.path(root, name)).history(1).select("operation", "operationMetrics").first()
+    row = DeltaTable.forPath(spark, delta.path(root, name)).history(1).select("operation", "operationMetrics").first()
     return row["operation"], dict(row["operationMetrics"])
 
 
@@ -726,7 +727,7 @@ def test_gold_reaches_glue_postgresql_and_the_dashboard_once(spark: SparkSession
     """`lakehouse publish`, `export` and `dashboard` on the scenario's gold; a second round changes nothing."""
     import boto3
 
-    from lakehouse.aws.local import LOCAL_CREDENTIALS
+    from lakehouse.aws.clients import LOCAL_CREDENTIALS
 
     suffix = uuid.uuid4().hex[:8]
     common = ["--root", scenario.root, "--set", f"aws.endpoint_url={local_aws.url}",
@@ -743,12 +744,12 @@ def test_gold_reaches_glue_postgresql_and_the_dashboard_once(spark: SparkSession
                        ("enrollments_cancelled", "bigint"), ("completion_rate", "double")]
 
     config = load_config("local", {"storage.root": scenario.root})
-    with steps.export_database(config) as endpoint, connect(endpoint) as conn:
+    with app.export_database(config) as endpoint, connect(endpoint) as conn:
         exported = conn.execute("SELECT date, region, channel, enrollments_started, enrollments_completed, "
                                 "enrollments_cancelled, completion_rate FROM gold.kpi_enrollments_daily").fetchall()
     assert sorted(exported, key=repr) == sorted(expected_kpi_enrollments(late=True), key=repr)
 
-    runs = (io.read(spark, scenario.root, "ops.pipeline_runs").where(F.col("step").isin("publish", "export"))
+    runs = (delta.read(spark, scenario.root, "ops.pipeline_runs").where(F.col("step").isin("publish", "export"))
             .orderBy("started_at").select("step", "status").collect())
     assert [(r["step"], r["status"]) for r in runs] == [
         ("publish", "succeeded"), ("export", "succeeded"), ("publish", "no_change"), ("export", "no_change")]

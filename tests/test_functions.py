@@ -19,7 +19,7 @@ from lakehouse.functions import (
     with_timestamp,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 KEY = b"unit-test-secret-3f9a1c"
 
 

@@ -13,10 +13,11 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io, steps
+from lakehouse import app
 from lakehouse.config import load_config
 from lakehouse.datagen import generate
 from lakehouse.datagen.generator import FAILED_RULE, GenerationSummary
+from lakehouse.storage import delta
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +29,9 @@ def scenario(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> d
     settings = dataclasses.replace(config.datagen, days=4, offices=5, enrollments=60, seed=11)
     summaries: list[GenerationSummary] = []
     for part in ("1", "2"):  # a run between the parts captures the office's move as history
-        with steps.registry(config) as endpoint:
+        with app.registry(config) as endpoint:
             summaries.append(generate(f"{root}/landing", settings, part=part, registry=endpoint))
-        steps.run_all(spark, config)
+        app.run_all(spark, config)
     return {"config": config, "root": str(root), "summaries": summaries}
 
 
@@ -39,7 +40,7 @@ def _planted(scenario: dict[str, Any], key: str) -> list[Any]:
 
 
 def _table(spark: SparkSession, scenario: dict[str, Any], name: str):  # type: ignore[no-untyped-def]
-    return io.read(spark, scenario["root"], name)
+    return delta.read(spark, scenario["root"], name)
 
 
 def _quarantined_rules(spark: SparkSession, scenario: dict[str, Any], name: str) -> dict[str, list[str]]:

@@ -6,7 +6,8 @@ import datetime as dt
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse import io
+from lakehouse import contract
+from lakehouse.storage import delta
 
 NAME = "silver.office_reports"
 SCHEMA = (
@@ -22,52 +23,52 @@ def _rows(spark: SparkSession, rows: list[tuple]) -> DataFrame:
 
 
 def test_read_missing_table_is_empty_with_schema(spark: SparkSession, tmp_path) -> None:
-    df = io.read(spark, str(tmp_path), NAME)
+    df = delta.read(spark, str(tmp_path), NAME)
     assert df.isEmpty()
-    assert df.schema == io.schema(NAME)
+    assert df.schema == contract.schema(NAME)
 
 
 def test_sync_changes_only_what_differs(spark: SparkSession, tmp_path) -> None:
     root = str(tmp_path)
     first = _rows(spark, [(D1, "OF-1", 8.0, 10, 9, None, "a.csv:2", T0), (D2, "OF-1", 8.0, 5, 5, "x", "a.csv:3", T0)])
-    assert io.sync(spark, first, root, NAME) is True
-    v0 = io.version(spark, root, NAME)
-    assert io.sync(spark, first, root, NAME) is False
-    assert io.version(spark, root, NAME) == v0
+    assert delta.sync(spark, first, root, NAME) is True
+    v0 = delta.version(spark, root, NAME)
+    assert delta.sync(spark, first, root, NAME) is False
+    assert delta.version(spark, root, NAME) == v0
 
     second = _rows(spark, [(D1, "OF-1", 8.0, 10, 9, None, "a.csv:2", T0), (D2, "OF-2", 7.5, 3, 1, None, "b.csv:2", T0)])
-    assert io.sync(spark, second, root, NAME) is True
-    assert io.version(spark, root, NAME) == v0 + 1
-    assert_df_equality(io.read(spark, root, NAME), second, ignore_row_order=True)
+    assert delta.sync(spark, second, root, NAME) is True
+    assert delta.version(spark, root, NAME) == v0 + 1
+    assert_df_equality(delta.read(spark, root, NAME), second, ignore_row_order=True)
 
 
 def test_insert_new_keeps_the_first_arrival(spark: SparkSession, tmp_path) -> None:
     root = str(tmp_path)
     first = _rows(spark, [(D1, "OF-1", 8.0, 10, 9, "first", "a.csv:2", T0)])
     again = _rows(spark, [(D1, "OF-1", 1.0, 1, 1, "second", "b.csv:2", T0), (D2, "OF-1", 8.0, 5, 5, None, "b.csv:3", T0)])
-    assert io.insert_new(spark, first, root, NAME, ("report_date", "office_id")) == 1
-    assert io.insert_new(spark, again, root, NAME, ("report_date", "office_id")) == 1
-    notes = {r["report_date"]: r["notes"] for r in io.read(spark, root, NAME).collect()}
+    assert delta.insert_new(spark, first, root, NAME, ("report_date", "office_id")) == 1
+    assert delta.insert_new(spark, again, root, NAME, ("report_date", "office_id")) == 1
+    notes = {r["report_date"]: r["notes"] for r in delta.read(spark, root, NAME).collect()}
     assert notes == {D1: "first", D2: None}
 
 
 def test_append_with_same_token_commits_once(spark: SparkSession, tmp_path) -> None:
     root = str(tmp_path)
     rows = _rows(spark, [(D1, "OF-1", 8.0, 10, 9, None, "a.csv:2", T0)])
-    io.append(rows, root, NAME, app_id="test-app", txn_version=3)
-    io.append(rows, root, NAME, app_id="test-app", txn_version=3)
-    assert io.read(spark, root, NAME).count() == 1
+    delta.append(rows, root, NAME, app_id="test-app", txn_version=3)
+    delta.append(rows, root, NAME, app_id="test-app", txn_version=3)
+    assert delta.read(spark, root, NAME).count() == 1
 
 
 def test_commit_metadata_is_read_from_the_log(spark: SparkSession, tmp_path) -> None:
     root = str(tmp_path)
-    assert io.latest_commit(spark, root, NAME) is None
+    assert delta.latest_commit(spark, root, NAME) is None
     before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    io.append(_rows(spark, [(D1, "OF-1", 8.0, 10, 9, None, "a.csv:2", T0),
+    delta.append(_rows(spark, [(D1, "OF-1", 8.0, 10, 9, None, "a.csv:2", T0),
                             (D1, "OF-2", 7.5, 12, 11, None, "a.csv:3", T0)]), root, NAME)
-    latest = io.latest_commit(spark, root, NAME)
+    latest = delta.latest_commit(spark, root, NAME)
     assert latest is not None
     version, committed_at = latest
     assert version == 0 and committed_at is not None
     assert before <= committed_at <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    assert io.commit_rows(spark, root, NAME, version) == 2
+    assert delta.commit_rows(spark, root, NAME, version) == 2

@@ -1,1 +1,1 @@
-"""AWS clients, and the local stand-in for AWS (a moto server on 127.0.0.1)."""
+"""boto3 clients built from config: the same code talks to AWS and to a local stand-in."""

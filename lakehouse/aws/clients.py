@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakehouse.aws.local import LOCAL_CREDENTIALS
 from lakehouse.config import AwsConfig
+
+# An endpoint other than AWS's (the local stand-in) accepts any credentials; these only keep boto3
+# from looking for real ones.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 def client(service: str, aws: AwsConfig, endpoint_url: str | None = None) -> Any:

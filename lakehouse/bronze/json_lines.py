@@ -5,8 +5,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.functions import with_timestamp
-from lakehouse.io import schema
+from lakehouse.contract import schema
+from lakehouse.functions import stamp
 
 _CORRUPT = "_corrupt_record"
 _META = {"_raw", "_source", "_ingested_at", "_batch_id", "_file", "_file_modified_at", "_arrived_at", "_parse_error"}
@@ -17,7 +17,7 @@ def source_fields(table_name: str) -> T.StructType:
     return T.StructType([f for f in schema(table_name).fields if f.name not in _META])
 
 
-def bronze_json_lines(lines: DataFrame, table_name: str, batch_id: str) -> DataFrame:
+def bronze_json_lines(lines: DataFrame, table_name: str, batch_id: str, ingested_at: DataFrame) -> DataFrame:
     """JSON lines of files (`_file`, `_file_modified_at`, `line_no`, `line`) in a bronze table's shape.
 
     Grain: one row per non-blank line; `_source` is "<file>:<line number>". Fields are read as text
@@ -37,10 +37,10 @@ def bronze_json_lines(lines: DataFrame, table_name: str, batch_id: str) -> DataF
         F.lit(None).cast("timestamp").alias("_arrived_at"),
         F.lit(None).cast("string").alias("_parse_error"),
     )
-    return parse_json_records(records, table_name, batch_id)
+    return parse_json_records(records, table_name, batch_id, ingested_at)
 
 
-def parse_json_records(records: DataFrame, table_name: str, batch_id: str) -> DataFrame:
+def parse_json_records(records: DataFrame, table_name: str, batch_id: str, ingested_at: DataFrame) -> DataFrame:
     """Records (`line`, `_source`, `_file`, `_file_modified_at`, `_arrived_at`, `_parse_error`) -> bronze.
 
     A record already flagged (`_parse_error` set, e.g. bytes that are not UTF-8) keeps its reason;
@@ -58,7 +58,7 @@ def parse_json_records(records: DataFrame, table_name: str, batch_id: str) -> Da
         parsed.withColumn("_parse_error", error)
         .withColumn("_parsed", F.when(F.col("_parse_error").isNull(), F.col("_parsed")))
     )
-    return with_timestamp(parsed, "_ingested_at").select(
+    return parsed.transform(stamp, "_ingested_at", ingested_at).select(
         *[F.col(f"_parsed.{f.name}").alias(f.name) for f in fields],
         F.col("line").alias("_raw"),
         "_source",

@@ -7,10 +7,24 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.contract import conform
+from lakehouse.functions import stamp
+
 REPORT_COLUMNS = ["report_date", "office_id", "staffed_hours", "appointments_scheduled",
                   "appointments_attended", "notes"]
 
 Row = dict[str, Any]
+
+# The fields a parsed row carries (`parse_report_file`), as DDL: the bronze table's columns but the
+# batch's own (`_ingested_at`, `_batch_id`).
+PARSED_FIELDS = (*REPORT_COLUMNS, "_raw", "_source", "_file", "_file_modified_at", "_parse_error")
+PARSED_SCHEMA = (
+    ", ".join(f"{c} string" for c in REPORT_COLUMNS)
+    + ", _raw string, _source string, _file string, _file_modified_at timestamp, _parse_error string"
+)
 
 
 def _row(file: str, modified_at: datetime, position: int, raw: str | None,
@@ -105,3 +119,18 @@ def parse_report_file(file: str, modified_at: datetime, content: bytes) -> list[
     if file.lower().endswith(".xlsx"):
         return parse_xlsx(file, modified_at, content)
     return parse_csv(file, modified_at, content)
+
+
+def bronze_office_reports(parsed: DataFrame, batch_id: str, ingested_at: DataFrame) -> DataFrame:
+    """Parsed report rows (`PARSED_SCHEMA`) in the shape of `bronze.office_reports`.
+
+    Grain: one row per report row of a file. Adds `_ingested_at` (the one timestamp of
+    `ingested_at`) and `_batch_id`.
+
+    Example: ("2026-10-01", "OF-0001", "8", ..., _source "r.csv:2") and batch "run-1" ->
+    the same row + `_ingested_at`, ``_batch_id="run-1"``.
+    """
+    return conform(
+        parsed.transform(stamp, "_ingested_at", ingested_at).withColumn("_batch_id", F.lit(batch_id)),
+        "bronze.office_reports",
+    )

@@ -6,7 +6,8 @@ every `updated_at` is an explicit timestamp from the generated world, never `now
 from __future__ import annotations
 
 from lakehouse.datagen.world import World, registry_rows
-from lakehouse.sources.postgres import REGISTRY_DDL, Endpoint, connect
+from lakehouse.sources.postgres import Endpoint, connect
+from lakehouse.sources.registry import REGISTRY_DDL
 
 _INSERT_OFFICES = """
 INSERT INTO offices (office_id, name, region, district, opened_on, updated_at)

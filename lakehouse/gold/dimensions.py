@@ -4,8 +4,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.contract import conform, schema
 from lakehouse.gold.region import UNKNOWN
-from lakehouse.io import conform, schema
 
 OFFICE_KEY_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.contract import conform
 from lakehouse.gold.region import with_region_at
-from lakehouse.io import conform
 
 STARTED, COMPLETED, CANCELLED = "enrollment_started", "enrollment_completed", "enrollment_cancelled"
 LIFECYCLE_EVENTS = (STARTED, COMPLETED, CANCELLED)

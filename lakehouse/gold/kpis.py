@@ -4,9 +4,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.contract import conform
 from lakehouse.gold.facts import CANCELLED, COMPLETED, LIFECYCLE_EVENTS, STARTED
 from lakehouse.gold.region import with_region_at
-from lakehouse.io import conform
 
 
 def _count_where(condition: Column) -> Column:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from lakehouse import io
+from lakehouse import contract
+from lakehouse.storage import delta
 
 
 def now() -> datetime:
@@ -61,7 +62,7 @@ class StepReport:
 
 def last_inputs(spark: SparkSession, root: str, step: str) -> dict[str, int] | None:
     """The input versions the latest successful run of `step` read (None if it never ran)."""
-    runs = io.read(spark, root, "ops.pipeline_runs")
+    runs = delta.read(spark, root, "ops.pipeline_runs")
     row = (runs.where((runs.step == step) & runs.status.isin("succeeded", "no_change"))
            .orderBy(runs.finished_at.desc()).select("input_versions").first())
     return dict(row["input_versions"] or {}) if row else None
@@ -73,8 +74,8 @@ def record(spark: SparkSession, root: str, report: StepReport) -> None:
     run_row = [(report.run_id, report.step, report.started_at, report.finished_at, report.status,
                 report.rows_in, report.rows_out, report.rows_quarantined, report.versions, report.inputs,
                 report.message)]
-    io.append(spark.createDataFrame(run_row, io.schema("ops.pipeline_runs")), root, "ops.pipeline_runs")
+    delta.append(spark.createDataFrame(run_row, contract.schema("ops.pipeline_runs")), root, "ops.pipeline_runs")
     if report.quality:
         rows = [(report.run_id, report.finished_at, q.table_name, q.rule, q.severity, q.passed, q.failed,
                  q.duplicates_dropped) for q in report.quality]
-        io.append(spark.createDataFrame(rows, io.schema("ops.quality_metrics")), root, "ops.quality_metrics")
+        delta.append(spark.createDataFrame(rows, contract.schema("ops.quality_metrics")), root, "ops.quality_metrics")

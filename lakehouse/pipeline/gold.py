@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse import io
+from lakehouse.contract import tables_in
 from lakehouse.gold import dimensions, facts, kpis
 from lakehouse.ops.runs import StepReport, last_inputs
-from lakehouse.tables import tables_in
+from lakehouse.storage import delta
 
 SILVER_INPUTS = ("silver.enrollment_events", "silver.biometric_validations", "silver.office_reports",
                  "silver.offices")
@@ -37,19 +37,19 @@ def gold_tables(silver: dict[str, DataFrame]) -> dict[str, Callable[[], DataFram
 
 def build_gold(spark: SparkSession, root: str, report: StepReport) -> None:
     """Rebuild and sync every gold table, unless silver has not changed since the last gold run."""
-    report.inputs = {name: v for name in SILVER_INPUTS if (v := io.version(spark, root, name)) is not None}
-    built = all(io.exists(spark, root, t.full_name) for t in tables_in("gold"))
+    report.inputs = {name: v for name in SILVER_INPUTS if (v := delta.version(spark, root, name)) is not None}
+    built = all(delta.exists(spark, root, t.full_name) for t in tables_in("gold"))
     if built and last_inputs(spark, root, "gold") == report.inputs:
         report.progress("silver unchanged since the last gold run: nothing to rebuild")
         return
-    silver = {name: io.read(spark, root, name).cache() for name in SILVER_INPUTS}
+    silver = {name: delta.read(spark, root, name).cache() for name in SILVER_INPUTS}
     try:
         for name, build in gold_tables(silver).items():
             frame = build().cache()
             rows = frame.count()
             report.rows_out += rows
-            if io.sync(spark, frame, root, name):
-                report.versions[name] = io.version(spark, root, name) or 0
+            if delta.sync(spark, frame, root, name):
+                report.versions[name] = delta.version(spark, root, name) or 0
                 report.progress(f"{name}: {rows:,} rows, updated")
             else:
                 report.progress(f"{name}: {rows:,} rows, unchanged")

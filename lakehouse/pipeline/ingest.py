@@ -9,30 +9,33 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io
+from lakehouse import contract
 from lakehouse.bronze.documents import bronze_documents
 from lakehouse.bronze.json_lines import bronze_json_lines
-from lakehouse.bronze.office_reports import parse_report_file
+from lakehouse.bronze.office_reports import PARSED_FIELDS, PARSED_SCHEMA, bronze_office_reports, parse_report_file
+from lakehouse.bronze.registry import REGISTRY_COLUMNS, bronze_registry
 from lakehouse.ops.runs import StepReport, now
+from lakehouse.pipeline.clock import moment
 from lakehouse.sources import landing
 from lakehouse.sources.postgres import Endpoint
-from lakehouse.sources.registry import REGISTRY_COLUMNS, bronze_registry, read_changes
+from lakehouse.sources.registry import read_changes
+from lakehouse.storage import delta
 
 JSON_SOURCES = {"events": "bronze.enrollment_events", "device_logs": "bronze.device_logs"}
 
 
 def _known_files(spark: SparkSession, root: str, table: str, column: str = "_file") -> set[str]:
-    rows = io.read(spark, root, table).select(column).distinct().collect()
+    rows = delta.read(spark, root, table).select(column).distinct().collect()
     return {r[column] for r in rows if r[column] is not None}
 
 
 def _append(spark: SparkSession, root: str, table: str, df: DataFrame, report: StepReport,
             what: str) -> None:
-    io.append(df, root, table)
-    written = io.last_commit_rows(spark, root, table)
+    delta.append(df, root, table)
+    written = delta.commit_rows(spark, root, table, delta.version(spark, root, table) or 0)
     report.rows_in += written
     report.rows_out += written
-    report.versions[table] = io.version(spark, root, table) or 0
+    report.versions[table] = delta.version(spark, root, table) or 0
     report.progress(f"{table}: {written:,} records from {what}")
 
 
@@ -41,11 +44,11 @@ def _manifest(spark: SparkSession, root: str, table: str, batch_id: str,
     """`ops.ingested_files`: which file went where, with its record count (for people, not for logic)."""
     counts = {
         r["_file"]: r["count"]
-        for r in io.read(spark, root, table).where(F.col("_batch_id") == batch_id)
+        for r in delta.read(spark, root, table).where(F.col("_batch_id") == batch_id)
         .groupBy("_file").count().collect()
     }
     rows = [(f.path, f.size, f.modified_at, table, batch_id, now(), counts.get(f.path, 0)) for f in files]
-    io.append(spark.createDataFrame(rows, io.schema("ops.ingested_files")), root, "ops.ingested_files")
+    delta.append(spark.createDataFrame(rows, contract.schema("ops.ingested_files")), root, "ops.ingested_files")
 
 
 def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, report: StepReport) -> None:
@@ -57,7 +60,8 @@ def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, 
         return
     report.progress(f"{table}: reading {len(new)} new file(s)")
     lines = landing.read_lines(spark, [f.path for f in new])
-    _append(spark, root, table, bronze_json_lines(lines, table, batch_id), report, f"{len(new)} file(s)")
+    _append(spark, root, table, bronze_json_lines(lines, table, batch_id, moment(spark)), report,
+            f"{len(new)} file(s)")
     _manifest(spark, root, table, batch_id, new)
 
 
@@ -71,13 +75,8 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, report:
     rows = []
     for path, modified_at, content in landing.read_bytes(spark, [f.path for f in new]):
         rows.extend(parse_report_file(path, modified_at, content))
-    schema = io.schema(table)
-    parsed_fields = [f for f in schema.fields if f.name not in ("_ingested_at", "_batch_id")]
-    frame = spark.createDataFrame(
-        [tuple(r[f.name] for f in parsed_fields) for r in rows],
-        ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in parsed_fields),
-    )
-    frame = frame.withColumn("_ingested_at", F.current_timestamp()).withColumn("_batch_id", F.lit(batch_id))
+    parsed = spark.createDataFrame([tuple(r[f] for f in PARSED_FIELDS) for r in rows], PARSED_SCHEMA)
+    frame = bronze_office_reports(parsed, batch_id, moment(spark))
     _append(spark, root, table, frame, report, f"{len(new)} file(s)")
     _manifest(spark, root, table, batch_id, new)
 
@@ -85,14 +84,14 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, report:
 def ingest_documents(spark: SparkSession, root: str, batch_id: str, report: StepReport) -> None:
     table = "bronze.documents"
     seen = {(r["path"], r["size"], r["modified_at"])
-            for r in io.read(spark, root, table).select("path", "size", "modified_at").collect()}
+            for r in delta.read(spark, root, table).select("path", "size", "modified_at").collect()}
     new = [f for f in landing.list_files(spark, root, "documents")
            if (f.path, f.size, f.modified_at) not in seen]
     if not new:
         report.progress(f"{table}: no new or changed documents")
         return
     inventory = landing.read_inventory(spark, [f.path for f in new])
-    _append(spark, root, table, bronze_documents(inventory, batch_id), report, f"{len(new)} document(s)")
+    _append(spark, root, table, bronze_documents(inventory, batch_id, moment(spark)), report, f"{len(new)} document(s)")
 
 
 def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id: str,
@@ -100,14 +99,14 @@ def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id
     for source in ("offices", "operators"):
         table = f"bronze.{source}"
         key = REGISTRY_COLUMNS[source][0]
-        current = io.read(spark, root, table)
+        current = delta.read(spark, root, table)
         since = current.agg(F.max("updated_at").alias("watermark")).collect()[0]["watermark"]  # bronze's own
         changes = read_changes(spark, endpoint, source, since)
         new = changes.join(current.select(key, "updated_at"), [key, "updated_at"], how="left_anti")
         if new.isEmpty():
             report.progress(f"{table}: no changes since {since or 'the beginning'}")
             continue
-        _append(spark, root, table, bronze_registry(new, source, batch_id), report, "the registry")
+        _append(spark, root, table, bronze_registry(new, source, batch_id, moment(spark)), report, "the registry")
 
 
 def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, report: StepReport) -> None:

@@ -16,10 +16,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse import io
 from lakehouse.ops.runs import QualityMetric, StepReport
+from lakehouse.pipeline.clock import moment
 from lakehouse.quality import rules as R
 from lakehouse.silver import device_logs, documents, events, office_reports, offices
+from lakehouse.storage import delta
 
 
 @dataclass(frozen=True)
@@ -43,19 +44,7 @@ def _increments(spark: SparkSession, root: str, source: str, name: str,
     By default it drains what bronze holds and stops (`availableNow`); with `every_seconds` it keeps
     following bronze and the caller gets the running query.
     """
-    io.ensure(spark, root, source)
-    writer = (
-        spark.readStream.format("delta").load(io.path(root, source))
-        .writeStream.foreachBatch(handle)
-        .option("checkpointLocation", checkpoint(root, name))
-        .queryName(name)
-    )
-    if every_seconds is None:
-        query = writer.trigger(availableNow=True).start()
-        query.awaitTermination()
-    else:
-        query = writer.trigger(processingTime=f"{every_seconds} seconds").start()
-    return query
+    return delta.increments(spark, root, source, checkpoint(root, name), handle, name, every_seconds)
 
 
 def _rule_metrics(validated: DataFrame, rules: list[R.Rule], table: str) -> list[QualityMetric]:
@@ -84,11 +73,11 @@ class KnownOffices:
 
     def __call__(self) -> list[str]:
         """The known ids (none while there is no `silver.offices`: every office is unknown then)."""
-        current = io.version(self.spark, self.root, "silver.offices")
+        current = delta.version(self.spark, self.root, "silver.offices")
         if current is None:
             return []
         if current != self.version:
-            offices = io.read(self.spark, self.root, "silver.offices").select("office_id").distinct()
+            offices = delta.read(self.spark, self.root, "silver.offices").select("office_id").distinct()
             self.ids, self.version = sorted(r["office_id"] for r in offices.collect() if r["office_id"]), current
         return self.ids
 
@@ -105,9 +94,9 @@ def _batch_counts(validated: DataFrame, rules: list[R.Rule], known_offices: list
 
 def _quarantine(spark: SparkSession, root: str, rows: DataFrame, table: str, report: StepReport) -> int:
     """Quarantine rows keyed by their source position: a retried batch inserts nothing twice."""
-    inserted = io.insert_new(spark, rows, root, table, ("_source",))
+    inserted = delta.insert_new(spark, rows, root, table, ("_source",))
     if inserted:
-        report.versions[table] = io.version(spark, root, table) or 0
+        report.versions[table] = delta.version(spark, root, table) or 0
     report.rows_quarantined += inserted
     return inserted
 
@@ -133,13 +122,13 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
             counts = _batch_counts(validated, rules, known_offices())
             quarantined = 0
             if counts.valid < counts.rows:
-                quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated),
+                quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated, moment(spark)),
                                           "quarantine.enrollment_events", report)
             else:  # nothing to quarantine: no MERGE, but the table exists as after any silver run
-                io.ensure(spark, s.root, "quarantine.enrollment_events")
-            inserted = io.insert_new(spark, events.clean_enrollment_events(validated, s.hmac_key), s.root,
+                delta.ensure(spark, s.root, "quarantine.enrollment_events")
+            inserted = delta.insert_new(spark, events.clean_enrollment_events(validated, s.hmac_key), s.root,
                                      table, ("event_id",))
-            io.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,
+            delta.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,
                           "silver.biometric_validations", ("validation_id",))
             report.quality.extend(QualityMetric(table, *r) for r in counts.rules)
             report.quality.append(QualityMetric(table, "office_known", "warn",
@@ -148,7 +137,7 @@ def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
             report.rows_in += counts.rows
             report.rows_out += inserted
             for name in (table, "silver.biometric_validations"):
-                report.versions[name] = io.version(spark, s.root, name) or 0
+                report.versions[name] = delta.version(spark, s.root, name) or 0
             report.progress(f"events batch {batch_id}: {counts.rows:,} in, {inserted:,} new, "
                             f"{quarantined:,} quarantined, {counts.valid - inserted:,} duplicates")
         finally:
@@ -165,7 +154,7 @@ def build_office_reports(spark: SparkSession, s: SilverSettings, report: StepRep
     def handle(batch: DataFrame, batch_id: int) -> None:
         validated = office_reports.validate_office_reports(batch).persist()
         rows_in = validated.count()
-        quarantined = _quarantine(spark, s.root, office_reports.quarantine_office_reports(validated),
+        quarantined = _quarantine(spark, s.root, office_reports.quarantine_office_reports(validated, moment(spark)),
                                   "quarantine.office_reports", report)
         report.quality.extend(_rule_metrics(validated, rules, "silver.office_reports"))
         report.quality.append(_totals("silver.office_reports", rows_in - quarantined, quarantined, 0))
@@ -174,9 +163,9 @@ def build_office_reports(spark: SparkSession, s: SilverSettings, report: StepRep
         validated.unpersist()
 
     _increments(spark, s.root, "bronze.office_reports", "silver_office_reports", handle)
-    if arrived or not io.exists(spark, s.root, "silver.office_reports"):
+    if arrived or not delta.exists(spark, s.root, "silver.office_reports"):
         latest = office_reports.clean_office_reports(
-            office_reports.validate_office_reports(io.read(spark, s.root, "bronze.office_reports")))
+            office_reports.validate_office_reports(delta.read(spark, s.root, "bronze.office_reports")))
         _sync(spark, s.root, latest, "silver.office_reports", report)
 
 
@@ -186,30 +175,30 @@ def build_device_logs(spark: SparkSession, s: SilverSettings, report: StepReport
     def handle(batch: DataFrame, batch_id: int) -> None:
         validated = device_logs.validate_device_logs(batch).persist()
         rows_in = validated.count()
-        quarantined = _quarantine(spark, s.root, device_logs.quarantine_device_logs(validated),
+        quarantined = _quarantine(spark, s.root, device_logs.quarantine_device_logs(validated, moment(spark)),
                                   "quarantine.device_logs", report)
-        inserted = io.insert_new(spark, device_logs.clean_device_logs(validated), s.root,
+        inserted = delta.insert_new(spark, device_logs.clean_device_logs(validated), s.root,
                                  "silver.device_logs", ("_source",))
         report.quality.extend(_rule_metrics(validated, rules, "silver.device_logs"))
         report.quality.append(_totals("silver.device_logs", inserted, quarantined, 0))
         report.rows_in += rows_in
         report.rows_out += inserted
-        report.versions["silver.device_logs"] = io.version(spark, s.root, "silver.device_logs") or 0
+        report.versions["silver.device_logs"] = delta.version(spark, s.root, "silver.device_logs") or 0
         validated.unpersist()
 
     _increments(spark, s.root, "bronze.device_logs", "silver_device_logs", handle)
 
 
 def _sync(spark: SparkSession, root: str, df: DataFrame, table: str, report: StepReport) -> None:
-    if io.sync(spark, df, root, table):
-        report.versions[table] = io.version(spark, root, table) or 0
+    if delta.sync(spark, df, root, table):
+        report.versions[table] = delta.version(spark, root, table) or 0
         report.progress(f"{table}: updated")
 
 
 def build_reference(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
     """silver.offices (SCD2) and silver.documents, rebuilt from bronze and synced."""
-    _sync(spark, s.root, offices.offices_scd2(io.read(spark, s.root, "bronze.offices")), "silver.offices", report)
-    _sync(spark, s.root, documents.clean_documents(io.read(spark, s.root, "bronze.documents")),
+    _sync(spark, s.root, offices.offices_scd2(delta.read(spark, s.root, "bronze.offices")), "silver.offices", report)
+    _sync(spark, s.root, documents.clean_documents(delta.read(spark, s.root, "bronze.documents")),
           "silver.documents", report)
 
 

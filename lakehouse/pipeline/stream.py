@@ -20,12 +20,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse import io
-from lakehouse.bronze.stream_records import KINESIS_COLUMNS, bronze_stream_events
+from lakehouse.bronze.kinesis_records import KINESIS_COLUMNS, bronze_kinesis_events
 from lakehouse.config import AwsConfig, StreamConfig
 from lakehouse.errors import ConfigError, SourceError
 from lakehouse.ops.runs import StepReport, now
+from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.silver import SilverSettings, build_events, checkpoint
+from lakehouse.storage import delta, files
 
 TABLE = "bronze.enrollment_events"
 
@@ -94,12 +95,8 @@ def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on
     checkpoint. With `fail_on_data_loss` false, the old checkpoint is set aside and reading starts
     over from the stream's start position.
     """
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
-    marker = jvm.org.apache.hadoop.fs.Path(stream_checkpoint(root) + ".stream")  # type: ignore[union-attr]
-    fs = marker.getFileSystem(conf)
-    location = jvm.org.apache.hadoop.fs.Path(stream_checkpoint(root))  # type: ignore[union-attr]
-    known = io.read_text(spark, stream_checkpoint(root) + ".stream")
+    location, marker = stream_checkpoint(root), stream_checkpoint(root) + ".stream"
+    known = files.read_text(spark, marker)
     if known is not None:
         if known == identity:
             return
@@ -109,13 +106,10 @@ def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on
         if fail_on_data_loss:
             raise SourceError(message + "; set stream.fail_on_data_loss: false to start over")
         report.progress("warning: " + message + "; starting over from the stream's start position")
-        fs.rename(location, jvm.org.apache.hadoop.fs.Path(  # type: ignore[union-attr]
-            f"{stream_checkpoint(root)}.replaced-{int(time.time())}"))
-    elif fs.exists(location):
+        files.rename(spark, location, f"{location}.replaced-{int(time.time())}")
+    elif files.exists(spark, location):
         report.progress("stream checkpoint has no stream identity yet; recording it")
-    out = fs.create(marker, True)
-    out.write(bytearray(identity.encode()))
-    out.close()
+    files.write_text(spark, marker, identity)
 
 
 def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, report: StepReport,
@@ -123,7 +117,7 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
     """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`."""
     root = settings.root
     location = stream_checkpoint(root)
-    io.ensure(spark, root, TABLE)
+    delta.ensure(spark, root, TABLE)
     app_ids: list[str] = []
 
     def app_id() -> str:
@@ -131,20 +125,20 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         # is created): a checkpoint deleted and started over counts batches from 0 again, and
         # must not have them skipped as already committed.
         if not app_ids:
-            metadata = json.loads(io.read_text(spark, f"{location}/metadata") or "{}")
+            metadata = json.loads(files.read_text(spark, f"{location}/metadata") or "{}")
             app_ids.append("lakehouse-stream-" + str(metadata.get("id") or location))
         return app_ids[0]
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         if batch.isEmpty():  # an empty batch commits nothing
             return
-        before = io.version(spark, root, TABLE)
-        io.append(bronze_stream_events(batch, f"stream-{batch_id}"), root, TABLE, app_id=app_id(),
+        before = delta.version(spark, root, TABLE)
+        delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE, app_id=app_id(),
                   txn_version=batch_id)
         report.commits[f"stream-{batch_id}"] = now()
-        after = io.version(spark, root, TABLE)
+        after = delta.version(spark, root, TABLE)
         if after is not None and after != before:
-            records_in = io.commit_rows(spark, root, TABLE, after)  # from the log: no second pass
+            records_in = delta.commit_rows(spark, root, TABLE, after)  # from the log: no second pass
             report.batches.append((report.commits[f"stream-{batch_id}"], records_in))
             report.rows_in += records_in
             report.versions[TABLE] = after or 0

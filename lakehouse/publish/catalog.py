@@ -16,11 +16,11 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse import io
 from lakehouse.config import Config
+from lakehouse.contract import Table, tables_in
 from lakehouse.errors import LakehouseError
 from lakehouse.ops.runs import StepReport
-from lakehouse.tables import Table, tables_in
+from lakehouse.storage import delta
 
 LAYERS = ("silver", "gold")
 
@@ -175,10 +175,10 @@ def publish_catalog(spark: SparkSession, config: Config, glue: Any, report: Step
         if ensure_database(glue, database, layer):
             report.progress(f"Glue database {database} created")
         for table in tables_in(layer):
-            if not io.exists(spark, config.root, table.full_name):
+            if not delta.exists(spark, config.root, table.full_name):
                 outcomes[table.full_name] = "skipped"
                 continue
-            location = io.path(config.root, table.full_name)
+            location = delta.path(config.root, table.full_name)
             schema = spark.read.format("delta").load(location).schema
             outcome = put_table(glue, database, table_input(table, schema, location))
             outcomes[table.full_name] = outcome

@@ -22,8 +22,9 @@ from html import escape
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io, report
-from lakehouse.tables import tables_in
+from lakehouse import report
+from lakehouse.contract import tables_in
+from lakehouse.storage import delta
 
 # Tableau 10: distinct hues that stay apart for the common kinds of colour blindness.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -133,13 +134,13 @@ def render_dashboard(spark: SparkSession, root: str) -> str:
 
 def latest_commit(spark: SparkSession, root: str, name: str) -> Commit:
     """The table's latest version and its commit time, from the Delta log (no Spark job)."""
-    latest = io.latest_commit(spark, root, name)
+    latest = delta.latest_commit(spark, root, name)
     return Commit(name, *latest) if latest else Commit(name, None, None)
 
 
 def enrollment_charts(spark: SparkSession, root: str, commit: Commit) -> list[LineChart]:
     """Enrollments started per day by region and by channel; completion rate per day."""
-    kpi = io.read(spark, root, "gold.kpi_enrollments_daily").where(F.col("date").isNotNull())
+    kpi = delta.read(spark, root, "gold.kpi_enrollments_daily").where(F.col("date").isNotNull())
     by_region = _recent(kpi.groupBy("date", "region").agg(F.sum("enrollments_started").alias("started")).collect())
     by_channel = _recent(kpi.groupBy("date", "channel")
                          .agg(F.sum("enrollments_started").alias("started"),
@@ -162,7 +163,7 @@ def enrollment_charts(spark: SparkSession, root: str, commit: Commit) -> list[Li
 
 def validation_charts(spark: SparkSession, root: str, commit: Commit) -> list[LineChart]:
     """Validation time p50/p95 and match rate per day and modality, over all regions."""
-    kpi = io.read(spark, root, "gold.kpi_validation_times_daily").where(F.col("date").isNotNull())
+    kpi = delta.read(spark, root, "gold.kpi_validation_times_daily").where(F.col("date").isNotNull())
     # Percentiles do not add up across regions; weighting each region's by the validations it was
     # computed over (errors excluded) is the closest the daily KPI allows.
     timed = F.coalesce(F.col("matches"), F.lit(0)) + F.coalesce(F.col("no_matches"), F.lit(0))
@@ -197,7 +198,7 @@ def validation_charts(spark: SparkSession, root: str, commit: Commit) -> list[Li
 
 def attendance_chart(spark: SparkSession, root: str, commit: Commit) -> LineChart:
     """Appointments attended over scheduled per day, by region and over all offices."""
-    kpi = io.read(spark, root, "gold.kpi_office_daily").where(F.col("date").isNotNull())
+    kpi = delta.read(spark, root, "gold.kpi_office_daily").where(F.col("date").isNotNull())
     rows = _recent(kpi.groupBy("date", "region")
                    .agg(F.sum("appointments_scheduled").alias("scheduled"),
                         F.sum("appointments_attended").alias("attended"))

@@ -21,7 +21,6 @@ about twice as fast as text.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -36,12 +35,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse import io
-from lakehouse.config import ExportConfig
+from lakehouse import contract
+from lakehouse.contract import Table, tables_in
 from lakehouse.errors import LakehouseError
 from lakehouse.ops.runs import StepReport
-from lakehouse.sources.postgres import Endpoint, connect, postgres_endpoint
-from lakehouse.tables import Table, tables_in
+from lakehouse.sources.postgres import Endpoint, connect
+from lakehouse.storage import delta
 
 BOOKKEEPING = "_lakehouse_export"
 STAGE = "_stage_"
@@ -65,18 +64,6 @@ _NULL = pa.scalar(b"\xff\xff\xff\xff", pa.binary())  # field length -1
 
 class ExportError(LakehouseError):
     """The export cannot go on; the message names the table and the reason."""
-
-
-@contextlib.contextmanager
-def export_endpoint(config: ExportConfig, password: str | None) -> Iterator[Endpoint]:
-    """The export database for the duration of a command.
-
-    Embedded: the project's PostgreSQL in `config.embedded_dir` (the registry's server), started if
-    it is not running, with `config.database` created. JDBC: `config.jdbc_url` (RDS), checked to
-    answer, with `password` (the resolved secret).
-    """
-    with postgres_endpoint(config, password, "export") as endpoint:
-        yield endpoint
 
 
 @dataclass(frozen=True)
@@ -108,7 +95,7 @@ def plan(t: Table) -> Plan:
     none, the first timestamp), region and office_id, except one the primary key already leads."""
     if not t.keys:
         raise ExportError(f"{t.full_name} has no key in the table registry: PostgreSQL needs a primary key")
-    columns = tuple((f.name, f.dataType.simpleString()) for f in io.schema(t.full_name).fields)
+    columns = tuple((f.name, f.dataType.simpleString()) for f in contract.schema(t.full_name).fields)
     for name, kind in columns:
         if kind not in PG_TYPES:
             raise ExportError(f"{t.full_name}.{name}: no PostgreSQL export for Spark type {kind}")
@@ -150,7 +137,7 @@ def export_gold(spark: SparkSession, root: str, endpoint: Endpoint, schema: str,
 
 
 def _snapshot(spark: SparkSession, root: str, name: str) -> Snapshot | None:
-    latest = io.latest_commit(spark, root, name)
+    latest = delta.latest_commit(spark, root, name)
     return Snapshot(*latest) if latest else None
 
 
@@ -223,7 +210,7 @@ def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, snaps
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(schema, staged), columns))
     # Exactly the snapshot the bookkeeping will record, whatever gold commits meanwhile.
     source = (spark.read.format("delta").option("versionAsOf", snapshot.version)
-              .load(io.path(root, p.table.full_name)))
+              .load(delta.path(root, p.table.full_name)))
     rows = 0
     # FREEZE: the table is new in this transaction, so its rows can be written already frozen and
     # readers' first scans do not rewrite every page to set hint bits.
@@ -232,15 +219,15 @@ def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, snaps
     with cursor.copy(_sql("COPY {} FROM STDIN (FORMAT binary, FREEZE)", schema, staged),
                      writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(_COPY_HEADER)
-        for batch in arrow_batches(io.conform(source, p.table.full_name)):
+        for batch in arrow_batches(contract.conform(source, p.table.full_name)):
             if batch.num_rows:
                 copy.write(copy_rows(batch, [k for _, k in p.columns]))
                 rows += batch.num_rows
         copy.write(_COPY_TRAILER)
     copied = time.monotonic()
     # Column comments as the Glue catalog has them: the registry's, else the Delta column's own.
-    delta = {f.name: f.metadata["comment"] for f in source.schema.fields if f.metadata.get("comment")}
-    _finish(conn, schema, p, {c: p.table.comments.get(c) or delta.get(c) for c, _ in p.columns})
+    delta_comments = {f.name: f.metadata["comment"] for f in source.schema.fields if f.metadata.get("comment")}
+    _finish(conn, schema, p, {c: p.table.comments.get(c) or delta_comments.get(c) for c, _ in p.columns})
     report.progress(f"{p.table.full_name}: {rows:,} rows copied into staging in {copied - started:.1f} s "
                     f"({rows / max(copied - started, 1e-3):,.0f} rows/s), keyed, indexed and analyzed in "
                     f"{time.monotonic() - copied:.1f} s")

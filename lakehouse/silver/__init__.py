@@ -8,8 +8,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.functions import with_timestamp
-from lakehouse.io import conform, schema
+from lakehouse.contract import conform, schema
+from lakehouse.functions import stamp
 from lakehouse.quality.rules import FAILED_RULES
 
 
@@ -33,10 +33,11 @@ def valid_rows(validated: DataFrame) -> DataFrame:
     return validated.filter(F.size(FAILED_RULES) == 0)
 
 
-def quarantine_rows(validated: DataFrame, quarantine_table: str) -> DataFrame:
-    """The rows that failed an error rule, stamped `_quarantined_at`, in `quarantine_table`'s schema."""
+def quarantine_rows(validated: DataFrame, quarantine_table: str, quarantined_at: DataFrame) -> DataFrame:
+    """The rows that failed an error rule, stamped with the one timestamp of `quarantined_at`, in
+    `quarantine_table`'s schema."""
     return conform(
-        with_timestamp(validated.filter(F.size(FAILED_RULES) > 0), "_quarantined_at"),
+        validated.filter(F.size(FAILED_RULES) > 0).transform(stamp, "_quarantined_at", quarantined_at),
         quarantine_table,
     )
 

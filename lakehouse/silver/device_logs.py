@@ -4,8 +4,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.contract import conform
 from lakehouse.functions import parse_timestamp
-from lakehouse.io import conform
 from lakehouse.quality.rules import device_log_rules, with_failed_rules
 from lakehouse.silver import bronze_columns, quarantine_rows, valid_rows
 
@@ -51,13 +51,13 @@ def clean_device_logs(validated: DataFrame) -> DataFrame:
     )
 
 
-def quarantine_device_logs(validated: DataFrame) -> DataFrame:
+def quarantine_device_logs(validated: DataFrame, quarantined_at: DataFrame) -> DataFrame:
     """The log lines that failed an error rule.
 
     Grain: one row per failing bronze row.
 
     Returns:
-        Rows in the `quarantine.device_logs` schema, `_quarantined_at` = now. Example: a line
+        Rows in the `quarantine.device_logs` schema, `_quarantined_at` from `quarantined_at`. Example: a line
         with `_parse_error` set -> same row + ["record_parseable"].
     """
-    return quarantine_rows(validated, "quarantine.device_logs")
+    return quarantine_rows(validated, "quarantine.device_logs", quarantined_at)

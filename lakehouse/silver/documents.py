@@ -4,7 +4,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.io import conform
+from lakehouse.contract import conform
 from lakehouse.silver import first_per_key
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.contract import conform
 from lakehouse.functions import citizen_key, parse_date, parse_number, parse_timestamp
-from lakehouse.io import conform
 from lakehouse.quality.rules import enrollment_event_rules, with_failed_rules
 from lakehouse.silver import bronze_columns, first_arrival, first_per_key, quarantine_rows, valid_rows
 
@@ -120,14 +120,14 @@ def clean_biometric_validations(validated: DataFrame, hmac_key: bytes) -> DataFr
     )
 
 
-def quarantine_enrollment_events(validated: DataFrame) -> DataFrame:
+def quarantine_enrollment_events(validated: DataFrame, quarantined_at: DataFrame) -> DataFrame:
     """The events that failed an error rule, with their raw payload and the rules they failed.
 
     Grain: one row per failing bronze row (duplicates are kept: every arrival is accounted for).
 
     Returns:
-        Rows in the `quarantine.enrollment_events` schema, `_quarantined_at` = now. Example:
+        Rows in the `quarantine.enrollment_events` schema, `_quarantined_at` from `quarantined_at`. Example:
         (event_id "e-1", ..., _failed_rules ["event_id_is_uuid"]) -> the same row + _quarantined_at;
         rows with `_failed_rules` [] are left out.
     """
-    return quarantine_rows(validated, "quarantine.enrollment_events")
+    return quarantine_rows(validated, "quarantine.enrollment_events", quarantined_at)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.contract import conform
 from lakehouse.functions import parse_count, parse_date, parse_number
-from lakehouse.io import conform
 from lakehouse.quality.rules import office_report_rules, with_failed_rules
 from lakehouse.silver import bronze_columns, first_per_key, quarantine_rows, valid_rows
 
@@ -58,13 +58,13 @@ def clean_office_reports(validated: DataFrame) -> DataFrame:
     )
 
 
-def quarantine_office_reports(validated: DataFrame) -> DataFrame:
+def quarantine_office_reports(validated: DataFrame, quarantined_at: DataFrame) -> DataFrame:
     """The report rows that failed an error rule.
 
     Grain: one row per failing bronze row.
 
     Returns:
-        Rows in the `quarantine.office_reports` schema, `_quarantined_at` = now. Example: a row
+        Rows in the `quarantine.office_reports` schema, `_quarantined_at` from `quarantined_at`. Example: a row
         with `_parse_error` "expected 6 columns, got 5" -> same row + ["record_parseable"].
     """
-    return quarantine_rows(validated, "quarantine.office_reports")
+    return quarantine_rows(validated, "quarantine.office_reports", quarantined_at)

@@ -1,12 +1,32 @@
-"""Incremental reads of the registry database (offices, operators) over JDBC."""
+"""The registry database (offices, operators): its tables, and their incremental reads over JDBC."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
-from lakehouse.sources.postgres import Endpoint
+from lakehouse.sources.postgres import Endpoint, connect
+
+# The registry database's tables as this project knows them (the generator and the tests create them).
+REGISTRY_DDL = """
+CREATE TABLE IF NOT EXISTS offices (
+    office_id  text PRIMARY KEY,
+    name       text NOT NULL,
+    region     text NOT NULL,
+    district   text NOT NULL,
+    opened_on  date NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS offices_updated_at ON offices (updated_at);
+CREATE TABLE IF NOT EXISTS operators (
+    operator_id text PRIMARY KEY,
+    office_id   text NOT NULL,
+    full_name   text NOT NULL,
+    role        text NOT NULL,
+    updated_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operators_updated_at ON operators (updated_at);
+"""
 
 REGISTRY_COLUMNS = {
     "offices": ["office_id", "name", "region", "district", "opened_on", "updated_at"],
@@ -29,14 +49,7 @@ def read_changes(spark: SparkSession, endpoint: Endpoint, table: str, since: dat
     return reader.load()
 
 
-def bronze_registry(changes: DataFrame, table: str, batch_id: str) -> DataFrame:
-    """Grain: one row per captured change (key, updated_at); `_raw` is the row as JSON."""
-    columns = REGISTRY_COLUMNS[table]
-    return changes.select(
-        *columns,
-        F.to_json(F.struct(*columns)).alias("_raw"),
-        F.concat(F.lit(f"postgresql:{table}:"), F.col(columns[0]), F.lit("@"),
-                 F.date_format("updated_at", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")).alias("_source"),
-        F.current_timestamp().alias("_ingested_at"),
-        F.lit(batch_id).alias("_batch_id"),
-    )
+def ensure_schema(endpoint: Endpoint) -> None:
+    """Create the registry's tables if they are missing (a generated or test database)."""
+    with connect(endpoint, "registry database") as conn:
+        conn.execute(REGISTRY_DDL)

@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from lakehouse.datagen import PLANTED_KEYS, GenerationSummary, generate
 
 SETTINGS = DatagenConfig(seed=11, days=6, offices=10, enrollments=3200, start_date="2026-10-01")
 TINY = DatagenConfig(seed=3, days=2, offices=4, enrollments=20, start_date="2026-10-01")
-START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+START = datetime(2026, 10, 1, tzinfo=UTC)
 HEADER = ["report_date", "office_id", "staffed_hours", "appointments_scheduled", "appointments_attended", "notes"]
 EVENT_KEYS = ["event_id", "event_type", "event_time", "schema_version", "enrollment_id", "national_id",
               "full_name", "birth_date", "office_id", "channel", "operator_id", "validation"]
@@ -228,7 +228,7 @@ def test_planted_event_cases_are_in_the_files(landed: tuple[Path, GenerationSumm
     half = (START + timedelta(days=SETTINGS.days // 2)).date().isoformat()
 
     def utc_day(line: str) -> str:
-        return parse_time(json.loads(line)["event_time"]).astimezone(timezone.utc).date().isoformat()
+        return parse_time(json.loads(line)["event_time"]).astimezone(UTC).date().isoformat()
 
     for event_id in planted["duplicate_events"]:
         copies = lines_of[event_id]
@@ -333,7 +333,7 @@ def _snapshot(endpoint: Any) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_registry_rows_and_the_office_that_moves(tmp_path: Path) -> None:
-    from lakehouse.sources.postgres import EmbeddedPostgres
+    from lakehouse.local.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(str(tmp_path / "pg"), "registry", "lakehouse")
     endpoint = server.start()

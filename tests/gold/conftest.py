@@ -1,19 +1,19 @@
 """Shared silver inputs for the gold tests."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.tables import table
+from lakehouse.contract import table
 
 
 @pytest.fixture
 def gold_offices(spark: SparkSession) -> DataFrame:
     """OF-1: North from 2026-01-01, South from noon on 2026-01-10. OF-2: East from 2026-01-05."""
-    north, south, east = (datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 10, 12, tzinfo=timezone.utc),
-                          datetime(2026, 1, 5, tzinfo=timezone.utc))
+    north, south, east = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 10, 12, tzinfo=UTC),
+                          datetime(2026, 1, 5, tzinfo=UTC))
     return spark.createDataFrame(
         [
             ("OF-1", "Central", "North", "D1", None, north, north, south, False),

@@ -1,14 +1,13 @@
 """Gold dimensions: dim_date and dim_office."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
+from lakehouse.contract import schema, table
 from lakehouse.gold.dimensions import dim_date, dim_office
-from lakehouse.io import schema
-from lakehouse.tables import table
 
 EVENTS = table("silver.enrollment_events").schema
 REPORTS = table("silver.office_reports").schema
@@ -16,11 +15,11 @@ OFFICES = table("silver.offices").schema
 
 
 def ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _event(event_date: date) -> tuple:
-    at = datetime(event_date.year, event_date.month, event_date.day, 9, tzinfo=timezone.utc)
+    at = datetime(event_date.year, event_date.month, event_date.day, 9, tzinfo=UTC)
     return ("e", "enrollment_started", at, event_date, 1, "E", "k", 1990, "OF-1", "office",
             None, None, "s", at, "b")
 

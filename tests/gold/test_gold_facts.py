@@ -1,14 +1,13 @@
 """Gold facts: fct_enrollments and fct_biometric_validations."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.contract import schema, table
 from lakehouse.gold.facts import fct_biometric_validations, fct_enrollments
-from lakehouse.io import schema
-from lakehouse.tables import table
 
 EVENTS = table("silver.enrollment_events").schema
 VALIDATIONS = table("silver.biometric_validations").schema
@@ -16,7 +15,7 @@ OFFICES = table("silver.offices").schema
 
 
 def ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 

@@ -1,15 +1,14 @@
 """Gold KPIs: daily enrollments, validation times and office figures."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.contract import schema, table
 from lakehouse.gold.kpis import kpi_enrollments_daily, kpi_office_daily, kpi_validation_times_daily
-from lakehouse.io import schema
-from lakehouse.tables import table
 
 EVENTS = table("silver.enrollment_events").schema
 VALIDATIONS = table("silver.biometric_validations").schema
@@ -19,7 +18,7 @@ D10, D11 = date(2026, 1, 10), date(2026, 1, 11)
 
 
 def ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 

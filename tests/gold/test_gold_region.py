@@ -1,19 +1,19 @@
 """with_region_at: the office's region as of a point in time."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
+from lakehouse.contract import table
 from lakehouse.gold.region import with_region_at
-from lakehouse.tables import table
 
 OFFICES = table("silver.offices").schema
 
 
 def ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _offices(spark: SparkSession):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import io
-from lakehouse.bronze.stream_records import bronze_stream_events
+from lakehouse.bronze.kinesis_records import bronze_stream_events
 from lakehouse.silver.events import quarantine_enrollment_events, validate_enrollment_events
+from lakehouse.storage import delta
 
 RECORDS = ("data binary, stream string, shard_id string, sequence_number string, partition_key string, "
            "approximate_arrival_timestamp timestamp")
@@ -41,10 +41,10 @@ def test_a_micro_batch_after_the_first_compiles_no_new_code(spark: SparkSession,
 
     def batch(n: int) -> None:
         records = spark.createDataFrame(_records(n), RECORDS)
-        io.append(bronze_stream_events(records, f"stream-{n}"), root, "bronze.enrollment_events",
+        delta.append(bronze_stream_events(records, f"stream-{n}"), root, "bronze.enrollment_events",
                   app_id="test", txn_version=n)
-        bronze = io.read(spark, root, "bronze.enrollment_events").filter(f"_batch_id = 'stream-{n}'")
-        io.insert_new(spark, quarantine_enrollment_events(validate_enrollment_events(bronze, 10)), root,
+        bronze = delta.read(spark, root, "bronze.enrollment_events").filter(f"_batch_id = 'stream-{n}'")
+        delta.insert_new(spark, quarantine_enrollment_events(validate_enrollment_events(bronze, 10)), root,
                       "quarantine.enrollment_events", ("_source",))
 
     for n in range(3):  # the first commits of a new table take paths of their own
@@ -53,5 +53,5 @@ def test_a_micro_batch_after_the_first_compiles_no_new_code(spark: SparkSession,
     batch(3)
     batch(4)
     assert _compilations(spark) == before
-    assert io.read(spark, root, "quarantine.enrollment_events").count() == 10
-    assert io.read(spark, root, "bronze.enrollment_events").count() == 10
+    assert delta.read(spark, root, "quarantine.enrollment_events").count() == 10
+    assert delta.read(spark, root, "bronze.enrollment_events").count() == 10

@@ -8,11 +8,11 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io
 from lakehouse.errors import SourceError
 from lakehouse.ops.runs import StepReport
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.sources.postgres import Endpoint, connect
+from lakehouse.storage import delta
 
 EVENT = ('{"event_id": "%s", "event_type": "enrollment_started", "event_time": "2026-10-01T10:00:00.000Z", '
          '"schema_version": 1, "enrollment_id": "en-1", "national_id": "12345678", "full_name": "A B", '
@@ -55,17 +55,17 @@ def test_every_record_once_and_a_rerun_ingests_nothing(spark: SparkSession, tmp_
     first = _ingest(spark, tmp_path, registry_db, "run-1")
     # 3 event lines + 2 CSV rows + 1 unreadable workbook + 1 log + 1 document + 1 office = 9
     assert first.rows_in == 9
-    events = io.read(spark, str(tmp_path), "bronze.enrollment_events")
+    events = delta.read(spark, str(tmp_path), "bronze.enrollment_events")
     assert events.count() == 3
     assert events.where(F.col("_parse_error").isNotNull()).count() == 1
-    reports = io.read(spark, str(tmp_path), "bronze.office_reports").orderBy("_source").collect()
+    reports = delta.read(spark, str(tmp_path), "bronze.office_reports").orderBy("_source").collect()
     assert [r["_parse_error"] is None for r in reports] == [True, False, False]
 
-    versions = {t: io.version(spark, str(tmp_path), t) for t in
+    versions = {t: delta.version(spark, str(tmp_path), t) for t in
                 ("bronze.enrollment_events", "bronze.office_reports", "bronze.offices", "bronze.documents")}
     second = _ingest(spark, tmp_path, registry_db, "run-2")
     assert second.rows_in == 0 and not second.changed
-    assert {t: io.version(spark, str(tmp_path), t) for t in versions} == versions
+    assert {t: delta.version(spark, str(tmp_path), t) for t in versions} == versions
 
 
 def test_new_files_and_registry_changes_are_picked_up_incrementally(spark: SparkSession, tmp_path: Path,
@@ -78,10 +78,10 @@ def test_new_files_and_registry_changes_are_picked_up_incrementally(spark: Spark
     _offices(registry_db, [("OF-0002", "Sur 2", "NORTE", "D2", "2020-01-01", "2026-10-15T12:00:00+00")])
     report = _ingest(spark, tmp_path, registry_db, "run-2")
     assert report.rows_in == 2  # one new event line, one office change
-    offices = io.read(spark, str(tmp_path), "bronze.offices").where("office_id = 'OF-0002'")
+    offices = delta.read(spark, str(tmp_path), "bronze.offices").where("office_id = 'OF-0002'")
     assert sorted((r["region"], r["updated_at"]) for r in offices.collect()) == [
         ("NORTE", datetime(2026, 10, 15, 12, 0)), ("SUR", datetime(2026, 9, 1, 0, 0))]
-    sources = io.read(spark, str(tmp_path), "bronze.enrollment_events").where("_batch_id = 'run-2'")
+    sources = delta.read(spark, str(tmp_path), "bronze.enrollment_events").where("_batch_id = 'run-2'")
     assert [r["event_id"] for r in sources.collect()] == ["b1"]
 
 

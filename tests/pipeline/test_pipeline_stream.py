@@ -20,11 +20,11 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io
 from lakehouse.aws.clients import client
-from lakehouse.aws.local import LocalAws
 from lakehouse.config import load_config
-from lakehouse.streaming.producer import ensure_stream, produce
+from lakehouse.datagen.producer import ensure_stream, produce
+from lakehouse.local.aws import LocalAws
+from lakehouse.storage import delta
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def streamed(spark: SparkSession, local_aws: LocalAws, tmp_path_factory: pytest.
     command = _stream_command(root, local_aws.url, name)
     crashed = subprocess.run(command, env=_env(LAKEHOUSE_CRASH_AFTER_BRONZE_BATCH="2"), capture_output=True,
                              text=True, timeout=600)
-    bronze_after_crash = io.read(spark, str(root), "bronze.enrollment_events").count()
+    bronze_after_crash = delta.read(spark, str(root), "bronze.enrollment_events").count()
 
     killed = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(random.Random(5).uniform(15, 25))
@@ -72,7 +72,7 @@ def test_the_crash_happened_after_a_bronze_commit(streamed: dict[str, Any]) -> N
 
 
 def test_bronze_holds_each_kinesis_record_exactly_once(spark: SparkSession, streamed: dict[str, Any]) -> None:
-    bronze = io.read(spark, streamed["root"], "bronze.enrollment_events")
+    bronze = delta.read(spark, streamed["root"], "bronze.enrollment_events")
     sources = [r["_source"] for r in bronze.select("_source").collect()]
     expected = {f"kinesis:{streamed['name']}/{shard}/{seq}" for shard, seq in streamed["summary"].sequence_numbers}
     assert len(sources) == len(set(sources)), "a Kinesis record is in bronze twice"
@@ -83,13 +83,13 @@ def test_bronze_holds_each_kinesis_record_exactly_once(spark: SparkSession, stre
 def test_silver_holds_each_event_once_and_every_record_is_accounted_for(spark: SparkSession,
                                                                         streamed: dict[str, Any]) -> None:
     root = streamed["root"]
-    silver = io.read(spark, root, "silver.enrollment_events")
+    silver = delta.read(spark, root, "silver.enrollment_events")
     ids = [r["event_id"] for r in silver.select("event_id").collect()]
     assert len(ids) == len(set(ids))
-    bronze = io.read(spark, root, "bronze.enrollment_events")
-    quarantined = io.read(spark, root, "quarantine.enrollment_events").count()
+    bronze = delta.read(spark, root, "bronze.enrollment_events")
+    quarantined = delta.read(spark, root, "quarantine.enrollment_events").count()
     # distinct event ids among bronze records that are not quarantined = silver rows
-    kept = bronze.join(io.read(spark, root, "quarantine.enrollment_events").select("_source"), "_source",
+    kept = bronze.join(delta.read(spark, root, "quarantine.enrollment_events").select("_source"), "_source",
                        how="left_anti")
     assert kept.select("event_id").distinct().count() == len(ids)
     duplicates = kept.count() - len(ids)
@@ -101,7 +101,7 @@ def test_silver_holds_each_event_once_and_every_record_is_accounted_for(spark: S
 
 def test_poison_records_go_to_quarantine_and_the_stream_goes_on(spark: SparkSession, local_aws: LocalAws,
                                                                 tmp_path: Path) -> None:
-    from lakehouse import steps
+    from lakehouse import app
 
     name = f"poison-{uuid.uuid4().hex[:8]}"
     config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
@@ -119,17 +119,17 @@ def test_poison_records_go_to_quarantine_and_the_stream_goes_on(spark: SparkSess
         "good": good.encode(),
     }
     put = {kind: kinesis.put_record(StreamName=name, Data=data, PartitionKey="p") for kind, data in payloads.items()}
-    report = steps.run_stream(spark, config, available_now=True)
+    report = app.run_stream(spark, config, available_now=True)
     assert report.status == "succeeded"
 
-    quarantine = io.read(spark, str(tmp_path), "quarantine.enrollment_events")
+    quarantine = delta.read(spark, str(tmp_path), "quarantine.enrollment_events")
     rules = {r["_source"]: list(r["_failed_rules"]) for r in quarantine.collect()}
     for kind in ("not_json", "not_utf8", "huge"):
         source = f"kinesis:{name}/{put[kind]['ShardId']}/{put[kind]['SequenceNumber']}"
         assert rules.get(source) == ["record_parseable"], kind
     errors = {r["_source"].rsplit("/", 1)[1]: r["_parse_error"] for r in quarantine.collect()}
     assert errors[put["not_utf8"]["SequenceNumber"]] == "not valid UTF-8"
-    silver = io.read(spark, str(tmp_path), "silver.enrollment_events").collect()
+    silver = delta.read(spark, str(tmp_path), "silver.enrollment_events").collect()
     assert [r["event_id"] for r in silver] == ["5b0c8a52-7f0e-4d7e-9c43-2f1f4c1b9a10"]
 
 
@@ -140,7 +140,7 @@ def test_a_checkpoint_started_over_reads_the_stream_again_rather_than_skipping_i
     taken for batches Delta already committed (their idempotency token names the checkpoint)."""
     import shutil
 
-    from lakehouse import steps
+    from lakehouse import app
     from lakehouse.pipeline.stream import stream_checkpoint
 
     name = f"restart-{uuid.uuid4().hex[:8]}"
@@ -149,12 +149,12 @@ def test_a_checkpoint_started_over_reads_the_stream_again_rather_than_skipping_i
     kinesis = client("kinesis", config.aws, local_aws.url)
     ensure_stream(kinesis, name, 1)
     summary = produce(kinesis, name, rate=5000, seconds=1, seed=9, events=50)
-    assert steps.run_stream(spark, config, available_now=True).status == "succeeded"
-    assert io.read(spark, str(tmp_path), "bronze.enrollment_events").count() == 50
+    assert app.run_stream(spark, config, available_now=True).status == "succeeded"
+    assert delta.read(spark, str(tmp_path), "bronze.enrollment_events").count() == 50
 
     shutil.rmtree(stream_checkpoint(str(tmp_path)))
-    assert steps.run_stream(spark, config, available_now=True).status == "succeeded"
-    sources = io.read(spark, str(tmp_path), "bronze.enrollment_events").groupBy("_source").count().collect()
+    assert app.run_stream(spark, config, available_now=True).status == "succeeded"
+    sources = delta.read(spark, str(tmp_path), "bronze.enrollment_events").groupBy("_source").count().collect()
     expected = {f"kinesis:{name}/{shard}/{seq}" for shard, seq in summary.sequence_numbers}
     assert {r["_source"] for r in sources} == expected
     assert {r["count"] for r in sources} == {2}  # read again from TRIM_HORIZON, as bronze records arrivals
@@ -165,7 +165,7 @@ def test_continuous_mode_follows_records_put_while_it_runs_and_stops_cleanly(
 ) -> None:
     import threading
 
-    from lakehouse import steps
+    from lakehouse import app
 
     name = f"continuous-{uuid.uuid4().hex[:8]}"
     config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
@@ -177,15 +177,15 @@ def test_continuous_mode_follows_records_put_while_it_runs_and_stops_cleanly(
     putter = threading.Timer(8, lambda: later.append(produce(kinesis, name, rate=5000, seconds=1, seed=22,
                                                              events=100)))
     putter.start()
-    report = steps.run_stream(spark, config, available_now=False, trigger_seconds=1, timeout_seconds=30)
+    report = app.run_stream(spark, config, available_now=False, trigger_seconds=1, timeout_seconds=30)
     putter.join()
     assert report.status == "succeeded"
     assert not [q.name for q in spark.streams.active if q.name in ("stream_enrollment_events",
                                                                      "silver_enrollment_events")]
-    sources = [r["_source"] for r in io.read(spark, str(tmp_path), "bronze.enrollment_events").collect()]
+    sources = [r["_source"] for r in delta.read(spark, str(tmp_path), "bronze.enrollment_events").collect()]
     expected = {f"kinesis:{name}/{shard}/{seq}" for summary in (first, *later)
                 for shard, seq in summary.sequence_numbers}
     assert len(later) == 1 and len(sources) == len(expected) == 200 and set(sources) == expected
     # Silver followed bronze while the stream ran (every 10 s): the events put first are there.
-    silver = io.read(spark, str(tmp_path), "silver.enrollment_events").select("_source").collect()
+    silver = delta.read(spark, str(tmp_path), "silver.enrollment_events").select("_source").collect()
     assert {r["_source"] for r in silver} & {f"kinesis:{name}/{s}/{q}" for s, q in first.sequence_numbers}

@@ -10,14 +10,15 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse import io
+from lakehouse import contract
 from lakehouse.aws.clients import client
-from lakehouse.aws.local import LocalAws
 from lakehouse.config import Config, load_config
+from lakehouse.contract import tables_in
 from lakehouse.errors import LakehouseError
+from lakehouse.local.aws import LocalAws
 from lakehouse.ops.runs import StepReport
 from lakehouse.publish.catalog import glue_type, publish_catalog
-from lakehouse.tables import tables_in
+from lakehouse.storage import delta
 
 PUBLISHED = ("silver.enrollment_events", "silver.offices", "gold.kpi_validation_times_daily")
 
@@ -65,13 +66,13 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
     root = config.root
     glue = client("glue", config.aws, local_aws.url)
     for name in PUBLISHED:
-        io.ensure(spark, root, name)
+        delta.ensure(spark, root, name)
     rows = [(date(2026, 10, 1), "North", "face", 4, 2, 1, 1, 2 / 3, 150.0, 330.0, 200.0)]
-    io.append(spark.createDataFrame(rows, io.schema("gold.kpi_validation_times_daily")), root,
+    delta.append(spark.createDataFrame(rows, contract.schema("gold.kpi_validation_times_daily")), root,
               "gold.kpi_validation_times_daily")
     # A comment set on the Delta column itself, and one where the registry also has a comment (it wins).
-    spark.sql(f"ALTER TABLE delta.`{io.path(root, 'silver.offices')}` ALTER COLUMN region COMMENT 'Region name'")
-    spark.sql(f"ALTER TABLE delta.`{io.path(root, 'silver.enrollment_events')}` "
+    spark.sql(f"ALTER TABLE delta.`{delta.path(root, 'silver.offices')}` ALTER COLUMN region COMMENT 'Region name'")
+    spark.sql(f"ALTER TABLE delta.`{delta.path(root, 'silver.enrollment_events')}` "
               "ALTER COLUMN citizen_key COMMENT 'overridden by the registry'")
     # What Spark's own Glue registration leaves behind: the placeholder schema publishing replaces.
     glue.create_database(DatabaseInput={"Name": config.catalog.silver_database})
@@ -79,7 +80,7 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
         "Name": "offices", "TableType": "EXTERNAL_TABLE",
         "Parameters": {"spark.sql.sources.provider": "delta"},
         "StorageDescriptor": {"Columns": [{"Name": "col", "Type": "array<string>"}],
-                              "Location": io.path(root, "silver.offices")},
+                              "Location": delta.path(root, "silver.offices")},
     })
     report = StepReport("run-1", "publish")
 
@@ -93,11 +94,11 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
 
     for name in PUBLISHED:
         entry = _glue_entry(glue, _database(config, name), name.split(".")[1])
-        delta = spark.read.format("delta").load(io.path(root, name)).schema
+        on_disk = spark.read.format("delta").load(delta.path(root, name)).schema
         columns = entry["StorageDescriptor"]["Columns"]
         # Column by column against the Delta log: these tables only use types whose Spark name is
         # also the Hive name (string, bigint, int, double, boolean, date, timestamp).
-        assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, f.dataType.simpleString()) for f in delta]
+        assert [(c["Name"], c["Type"]) for c in columns] == [(f.name, f.dataType.simpleString()) for f in on_disk]
         assert entry["Parameters"]["table_type"] == "DELTA"
         assert entry["Parameters"]["EXTERNAL"] == "TRUE"
         assert entry["TableType"] == "EXTERNAL_TABLE"
@@ -130,7 +131,7 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
         assert after.get("UpdateTime") == before[name].get("UpdateTime")
 
     # A producer adds a column with a schema merge: only that entry changes, and it gains the column.
-    kpi_path = io.path(root, "gold.kpi_validation_times_daily")
+    kpi_path = delta.path(root, "gold.kpi_validation_times_daily")
     wider = spark.read.format("delta").load(kpi_path).selectExpr("*", "CAST(400.0 AS DOUBLE) AS p99_ms")
     wider.write.format("delta").mode("append").option("mergeSchema", "true").save(kpi_path)
 

@@ -19,8 +19,9 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import io
+from lakehouse import contract
 from lakehouse.publish.dashboard import write_dashboard
+from lakehouse.storage import delta
 
 D1, D2, D3 = "2026-10-01", "2026-10-02", "2026-10-03"
 T1, T2 = dt.datetime(2026, 10, 2, 6, 0), dt.datetime(2026, 10, 3, 6, 0)
@@ -45,7 +46,7 @@ def _frame(spark: SparkSession, name: str, ddl: str, rows: list[tuple]) -> DataF
     """Rows given in a few columns, the registry's other columns null."""
     given = spark.createDataFrame(rows, ddl)
     return given.select([F.col(f.name) if f.name in given.columns else F.lit(None).cast(f.dataType).alias(f.name)
-                         for f in io.schema(name).fields])
+                         for f in contract.schema(name).fields])
 
 
 def _enrollments(rows: list[tuple]) -> list[tuple]:
@@ -53,38 +54,38 @@ def _enrollments(rows: list[tuple]) -> list[tuple]:
 
 
 def build_lakehouse(spark: SparkSession, root: str) -> None:
-    kpi = io.schema("gold.kpi_enrollments_daily")
+    kpi = contract.schema("gold.kpi_enrollments_daily")
     # two commits: version 1
-    io.overwrite(spark.createDataFrame(_enrollments([
+    delta.overwrite(spark.createDataFrame(_enrollments([
         (D1, "NORTE", "web", 10, 6, 1, 0.6),
         (D1, "NORTE", "office", 4, 3, 0, 0.75),
         (D1, "SUR", "mobile", 5, 2, 2, 0.4),
     ]), kpi), root, "gold.kpi_enrollments_daily")
-    io.append(spark.createDataFrame(_enrollments([
+    delta.append(spark.createDataFrame(_enrollments([
         (D2, "NORTE", "web", 8, 8, 0, 1.0),
         (D2, "SUR", "web", 2, 1, 0, 0.5),
         (D3, "SUR", "office", 0, 1, 0, None),  # a completion whose start was the day before
     ]), kpi), root, "gold.kpi_enrollments_daily")
-    io.overwrite(spark.createDataFrame(_enrollments([
+    delta.overwrite(spark.createDataFrame(_enrollments([
         (D1, "NORTE", "fingerprint", 4, 3, 0, 1, 1.0, 100.0, 200.0, 120.0),
         (D1, "SUR", "fingerprint", 2, 0, 1, 1, 0.0, 400.0, 500.0, 400.0),
         (D1, "NORTE", "face", 2, 0, 0, 2, None, None, None, None),  # errors only: no time, no match rate
         (D2, "NORTE", "face", 5, 4, 1, 0, 0.8, 300.0, 900.0, 400.0),
         (D2, "SUR", "iris", 1, 1, 0, 0, 1.0, 50.0, 50.0, 50.0),
-    ]), io.schema("gold.kpi_validation_times_daily")), root, "gold.kpi_validation_times_daily")
-    io.overwrite(spark.createDataFrame(_enrollments([
+    ]), contract.schema("gold.kpi_validation_times_daily")), root, "gold.kpi_validation_times_daily")
+    delta.overwrite(spark.createDataFrame(_enrollments([
         (D1, "OF-1", "NORTE", 10, 8, 0.8, 8.0, 5, 0.625),
         (D1, "OF-2", "NORTE", 10, 5, 0.5, 8.0, 2, 0.25),
         (D1, "OF-3", "SUR", 4, 4, 1.0, 6.0, 3, 0.5),
         (D2, "OF-1", "NORTE", 0, 0, None, 0.0, 0, None),  # nothing scheduled: no rate
-    ]), io.schema("gold.kpi_office_daily")), root, "gold.kpi_office_daily")
-    io.overwrite(spark.createDataFrame([(_d(D1), "OF-1", 8.0, 10, 8, None, "r.csv:2", T1)],
-                                       io.schema("silver.office_reports")), root, "silver.office_reports")
+    ]), contract.schema("gold.kpi_office_daily")), root, "gold.kpi_office_daily")
+    delta.overwrite(spark.createDataFrame([(_d(D1), "OF-1", 8.0, 10, 8, None, "r.csv:2", T1)],
+                                       contract.schema("silver.office_reports")), root, "silver.office_reports")
 
     events = "event_id string, national_id string, full_name string, birth_date string, _raw string, " \
              "_source string, _failed_rules array<string>, _quarantined_at timestamp"
     raw = '{"national_id": "%s", "full_name": "%s"}'
-    io.append(_frame(spark, "quarantine.enrollment_events", events, [
+    delta.append(_frame(spark, "quarantine.enrollment_events", events, [
         ("not-a-uuid", "4071823", "Ana Perez", "1990-05-01", raw % ("4071823", "Ana Perez"), "e.jsonl:1",
          ["event_id_is_uuid", "national_id_format"], T1),
         ("8c1f7a52-3c1e-4d7e-9a65-2b7f4f1e9d01", "1234", "Luis Gomez", None, raw % ("1234", "Luis Gomez"),
@@ -92,12 +93,12 @@ def build_lakehouse(spark: SparkSession, root: str) -> None:
         ("9d2e7a52-3c1e-4d7e-9a65-2b7f4f1e9d02", "40718231", "Marta Ruiz", None, raw % ("40718231", "Marta Ruiz"),
          "e.jsonl:3", ["channel_known"], T2),
     ]), root, "quarantine.enrollment_events")
-    io.append(_frame(spark, "quarantine.office_reports",
+    delta.append(_frame(spark, "quarantine.office_reports",
                      "report_date string, office_id string, appointments_scheduled string, _source string, "
                      "_failed_rules array<string>, _quarantined_at timestamp",
                      [("2026-10-01", "OF-1", "-3", "r.csv:3", ["counts_non_negative"], T1)]),
               root, "quarantine.office_reports")
-    io.append(spark.createDataFrame([
+    delta.append(spark.createDataFrame([
         ("silver-r1", T1, "silver.enrollment_events", "national_id_format", "error", 10, 5, 0),
         ("silver-r1", T1, "silver.office_reports", "counts_non_negative", "error", 4, 1, 0),
         # the latest run of the events, in two batches
@@ -105,7 +106,7 @@ def build_lakehouse(spark: SparkSession, root: str) -> None:
         ("silver-r2", T2, "silver.enrollment_events", "national_id_format", "error", 3, 1, 0),
         ("silver-r2", T2, "silver.enrollment_events", "office_known", "warn", 9, 1, 0),
         ("silver-r2", T2, "silver.enrollment_events", "*", "total", 9, 3, 2),
-    ], io.schema("ops.quality_metrics")), root, "ops.quality_metrics")
+    ], contract.schema("ops.quality_metrics")), root, "ops.quality_metrics")
 
 
 @dataclass
@@ -292,10 +293,10 @@ def test_freshness_of_every_silver_and_gold_table(dashboard: tuple[Path, dt.date
 
 def test_tables_without_rows_show_a_no_data_panel(spark: SparkSession, tmp_path: Path) -> None:
     root = str(tmp_path / "root")
-    io.ensure(spark, root, "gold.kpi_office_daily")  # exists, no rows
+    delta.ensure(spark, root, "gold.kpi_office_daily")  # exists, no rows
     # one row, nothing started: counts to plot (zeros), but no completion rate
-    io.overwrite(spark.createDataFrame([(_d(D1), "NORTE", "web", 0, 1, 0, None)],
-                                       io.schema("gold.kpi_enrollments_daily")), root, "gold.kpi_enrollments_daily")
+    delta.overwrite(spark.createDataFrame([(_d(D1), "NORTE", "web", 0, 1, 0, None)],
+                                       contract.schema("gold.kpi_enrollments_daily")), root, "gold.kpi_enrollments_daily")
     page = Page(Path(write_dashboard(spark, root, str(tmp_path / "out" / "dash.html"))).read_text(encoding="utf-8"))
     assert set(page.figures) == CHARTS
     plotted = {"enrollments_by_region", "enrollments_by_channel", "freshness"}
@@ -319,14 +320,14 @@ def test_a_long_history_shows_its_latest_90_days_and_stays_small(spark: SparkSes
     root = str(tmp_path / "root")
     days = [dt.date(2026, 6, 1) + dt.timedelta(days=i) for i in range(120)]  # 2026-06-01 .. 2026-09-28
     regions, channels, modalities = ["R1", "R2", "R3", "R4", "R5", "R6"], ["web", "mobile", "office"], ["a", "b", "c"]
-    io.overwrite(spark.createDataFrame([(d, r, c, 20, 15, 1, 0.75) for d in days for r in regions for c in channels],
-                                       io.schema("gold.kpi_enrollments_daily")), root, "gold.kpi_enrollments_daily")
-    io.overwrite(spark.createDataFrame([(d, r, m, 10, 7, 2, 1, 0.7778, 900.0, 2100.0, 1000.0)
+    delta.overwrite(spark.createDataFrame([(d, r, c, 20, 15, 1, 0.75) for d in days for r in regions for c in channels],
+                                       contract.schema("gold.kpi_enrollments_daily")), root, "gold.kpi_enrollments_daily")
+    delta.overwrite(spark.createDataFrame([(d, r, m, 10, 7, 2, 1, 0.7778, 900.0, 2100.0, 1000.0)
                                         for d in days for r in regions for m in modalities],
-                                       io.schema("gold.kpi_validation_times_daily")),
+                                       contract.schema("gold.kpi_validation_times_daily")),
                  root, "gold.kpi_validation_times_daily")
-    io.overwrite(spark.createDataFrame([(d, f"OF-{o:04d}", regions[o % 6], 30, 27, 0.9, 8.0, 12, 1.5)
-                                        for d in days for o in range(40)], io.schema("gold.kpi_office_daily")),
+    delta.overwrite(spark.createDataFrame([(d, f"OF-{o:04d}", regions[o % 6], 30, 27, 0.9, 8.0, 12, 1.5)
+                                        for d in days for o in range(40)], contract.schema("gold.kpi_office_daily")),
                  root, "gold.kpi_office_daily")
     text = Path(write_dashboard(spark, root, str(tmp_path / "dash.html"))).read_text(encoding="utf-8")
     figures = Page(text).figures

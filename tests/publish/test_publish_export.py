@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse import io
-from lakehouse.config import ExportConfig
+from lakehouse import app, contract
+from lakehouse.config import ExportConfig, SecretRef
 from lakehouse.errors import SourceError
+from lakehouse.local.postgres import EmbeddedPostgres
 from lakehouse.ops.runs import StepReport
-from lakehouse.publish.postgres_export import ExportError, export_endpoint, export_gold
-from lakehouse.sources.postgres import EmbeddedPostgres, Endpoint, connect
+from lakehouse.publish.postgres_export import ExportError, export_gold
+from lakehouse.sources.postgres import Endpoint, connect
+from lakehouse.storage import delta
 
 SCHEMA = "gold"
 
@@ -94,7 +96,7 @@ CHANGED_ENROLLMENTS = [
 
 
 def _write(spark: SparkSession, root: Path, name: str, rows: list[tuple[Any, ...]]) -> None:
-    io.overwrite(spark.createDataFrame(rows, io.schema(name)), str(root), name)
+    delta.overwrite(spark.createDataFrame(rows, contract.schema(name)), str(root), name)
 
 
 def _write_gold(spark: SparkSession, root: Path) -> None:
@@ -139,7 +141,7 @@ def export_db(pg_server: EmbeddedPostgres) -> Endpoint:
 def test_gold_arrives_row_for_row_with_keys_indexes_comments_and_types(
         spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
     _write_gold(spark, tmp_path)
-    path = io.path(str(tmp_path), "gold.fct_enrollments")
+    path = delta.path(str(tmp_path), "gold.fct_enrollments")
     spark.sql(f"ALTER TABLE delta.`{path}` ALTER COLUMN minutes_to_complete COMMENT 'From start to completion'")
 
     assert _export(spark, tmp_path, export_db) == {name: "exported" for name in GOLD}
@@ -268,18 +270,21 @@ def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
     _assert_equal(export_db, {**GOLD, **changed})
 
 
-def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(pg_server: EmbeddedPostgres) -> None:
+def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(
+        pg_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> None:
     database = f"x_{uuid.uuid4().hex[:12]}"
     embedded = ExportConfig("embedded", database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir))
-    with export_endpoint(embedded, None) as endpoint:
+    with app.database("export", embedded) as endpoint:
         assert (endpoint.port, endpoint.database) == (pg_server.port, database)
         with connect(endpoint) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (database,)
     assert pg_server._running_port() == pg_server.port  # not stopped: this call did not start it
 
+    monkeypatch.setenv("LAKEHOUSE_TEST_EXPORT_PASSWORD", "not-a-real-password")
     unreachable = ExportConfig("jdbc", "analytics", "lakehouse", schema=SCHEMA,
-                               jdbc_url="jdbc:postgresql://127.0.0.1:1/analytics")
+                               jdbc_url="jdbc:postgresql://127.0.0.1:1/analytics",
+                               password=SecretRef(env="LAKEHOUSE_TEST_EXPORT_PASSWORD"))
     with pytest.raises(SourceError, match=r"^export database unreachable at 127.0.0.1:1: ") as err:
-        with export_endpoint(unreachable, "not-a-real-password"):
+        with app.database("export", unreachable):
             pass
     assert "\n" not in str(err.value) and "not-a-real-password" not in str(err.value)

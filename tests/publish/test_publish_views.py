@@ -14,13 +14,14 @@ import sqlglot
 from pyspark.sql import SparkSession
 from sqlglot import exp
 
-from lakehouse import io
+from lakehouse import contract
 from lakehouse.aws.clients import client
-from lakehouse.aws.local import LocalAws
 from lakehouse.config import load_config
 from lakehouse.errors import LakehouseError
+from lakehouse.local.aws import LocalAws
 from lakehouse.ops.runs import StepReport
 from lakehouse.publish import views
+from lakehouse.storage import delta
 
 VIEWS_DIR = Path(views.__file__).parent / "views"
 EXPECTED_VIEWS = ["enrollments_monthly", "office_attendance_monthly", "validation_times_by_modality"]
@@ -63,8 +64,8 @@ def gold_db(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> It
     for name, rows in (("gold.kpi_enrollments_daily", KPI_ENROLLMENTS),
                        ("gold.kpi_validation_times_daily", KPI_VALIDATIONS),
                        ("gold.kpi_office_daily", KPI_OFFICES)):
-        frame = spark.createDataFrame(rows, io.schema(name))
-        frame.write.format("delta").option("path", io.path(root, name)).saveAsTable(
+        frame = spark.createDataFrame(rows, contract.schema(name))
+        frame.write.format("delta").option("path", delta.path(root, name)).saveAsTable(
             f"{database}.{name.split('.')[1]}")
     yield database
     spark.sql(f"DROP DATABASE {database} CASCADE")

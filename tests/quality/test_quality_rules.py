@@ -8,8 +8,8 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.contract import BRONZE_DEVICE_LOGS, BRONZE_EVENTS, BRONZE_OFFICE_REPORTS, schema
 from lakehouse.functions import is_present
-from lakehouse.io import schema
 from lakehouse.quality import (
     Rule,
     device_log_rules,
@@ -18,9 +18,8 @@ from lakehouse.quality import (
     rule_counts,
     with_failed_rules,
 )
-from lakehouse.tables import BRONZE_DEVICE_LOGS, BRONZE_EVENTS, BRONZE_OFFICE_REPORTS
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 20, 14, 5, tzinfo=UTC)  # ingestion time of every row below
 META = {"_raw": "{}", "_ingested_at": T0, "_batch_id": "b1", "_file": "f", "_file_modified_at": T0,
         "_arrived_at": None,

@@ -7,11 +7,10 @@ from typing import Any
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.io import schema
+from lakehouse.contract import BRONZE_DEVICE_LOGS, schema
 from lakehouse.silver.device_logs import clean_device_logs, quarantine_device_logs, validate_device_logs
-from lakehouse.tables import BRONZE_DEVICE_LOGS
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 LOG = {
     "device_id": "DEV-1", "office_id": "OF-1", "ts": None, "level": "INFO", "message": "scan ok",

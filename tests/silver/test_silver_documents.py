@@ -6,11 +6,10 @@ import datetime as dt
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.io import schema
+from lakehouse.contract import BRONZE_DOCUMENTS, schema
 from lakehouse.silver.documents import clean_documents
-from lakehouse.tables import BRONZE_DOCUMENTS
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY1, DAY2 = dt.datetime(2026, 11, 20, tzinfo=UTC), dt.datetime(2026, 11, 21, tzinfo=UTC)
 M1, M2 = dt.datetime(2026, 11, 19, 10, tzinfo=UTC), dt.datetime(2026, 11, 19, 11, tzinfo=UTC)
 

@@ -11,16 +11,15 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.io import schema
+from lakehouse.contract import BRONZE_EVENTS, schema
 from lakehouse.silver.events import (
     clean_biometric_validations,
     clean_enrollment_events,
     quarantine_enrollment_events,
     validate_enrollment_events,
 )
-from lakehouse.tables import BRONZE_EVENTS
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 KEY = b"silver-test-key-7d41e0"
 T0 = dt.datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
 T1 = T0 + dt.timedelta(days=1)

@@ -8,11 +8,10 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.io import schema
+from lakehouse.contract import BRONZE_OFFICE_REPORTS, schema
 from lakehouse.silver.office_reports import clean_office_reports, quarantine_office_reports, validate_office_reports
-from lakehouse.tables import BRONZE_OFFICE_REPORTS
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 T1 = T0 + dt.timedelta(hours=1)
 REPORT = {

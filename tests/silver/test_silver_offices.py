@@ -6,11 +6,10 @@ import datetime as dt
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from lakehouse.io import schema
+from lakehouse.contract import BRONZE_OFFICES, schema
 from lakehouse.silver.offices import offices_scd2
-from lakehouse.tables import BRONZE_OFFICES
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 JAN, MAR, JUN = (dt.datetime(2026, m, 1, 9, 0, tzinfo=UTC) for m in (1, 3, 6))
 OPENED = dt.date(2025, 6, 1)
 INGESTED = dt.datetime(2026, 7, 1, tzinfo=UTC)

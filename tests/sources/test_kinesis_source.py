@@ -27,8 +27,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse.aws.local import LOCAL_CREDENTIALS, LocalAws
+from lakehouse.aws.clients import LOCAL_CREDENTIALS
 from lakehouse.errors import SourceError
+from lakehouse.local.aws import LocalAws
 from lakehouse.sources.kinesis import KinesisDataLossError, KinesisStreamReader, ShardReader, register
 from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
 from lakehouse.sources.kinesis_shards import (

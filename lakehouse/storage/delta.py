@@ -1,4 +1,4 @@
-"""All reading, writing and merging of Delta tables lives here.
+"""All reading, writing and merging of the lakehouse's Delta tables, by name under a storage root.
 
 Every write is shaped so that a re-run with no new input commits nothing:
 - `append` takes an idempotency token (`txnAppId` / `txnVersion`), so a retried batch is skipped;
@@ -8,8 +8,8 @@ Every write is shaped so that a re-run with no new input commits nothing:
 """
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from functools import reduce
 from typing import Any
 
@@ -17,28 +17,24 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse.tables import table, table_path
+from lakehouse.contract import conform, empty, schema, table
+from lakehouse.storage import delta_log
 
 
 def path(root: str, name: str) -> str:
-    return table_path(root, name)
+    """Where table `layer.name` lives: `<root>/<layer>/<name>`."""
+    t = table(name)
+    return f"{root.rstrip('/')}/{t.layer}/{t.name}"
 
 
 def exists(spark: SparkSession, root: str, name: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path(root, name))
 
 
-def schema(name: str) -> T.StructType:
-    return T._parse_datatype_string(table(name).schema)  # type: ignore[return-value]
-
-
-def empty(spark: SparkSession, name: str) -> DataFrame:
-    return spark.createDataFrame([], schema(name))
-
-
 def ensure(spark: SparkSession, root: str, name: str) -> None:
-    """Create the table empty, with its registered schema, if it is not there yet."""
+    """Create the table empty, with its contract schema, if it is not there yet."""
     if not exists(spark, root, name):
         builder = DeltaTable.createIfNotExists(spark).location(path(root, name)).addColumns(schema(name))
         for key, value in table(name).properties.items():
@@ -46,52 +42,35 @@ def ensure(spark: SparkSession, root: str, name: str) -> None:
         builder.execute()
 
 
-def read(spark: SparkSession, root: str, name: str) -> DataFrame:
-    """The current table, or an empty frame with the registered schema if it does not exist."""
+def read(spark: SparkSession, root: str, name: str, version: int | None = None) -> DataFrame:
+    """The table (as of `version`, by default the latest), or no rows with the contract schema if
+    it does not exist."""
     if not exists(spark, root, name):
         return empty(spark, name)
-    return spark.read.format("delta").load(path(root, name))
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path(root, name))
+
+
+def table_schema(spark: SparkSession, root: str, name: str) -> T.StructType:
+    """The schema the Delta table has now (a column added by a schema merge included)."""
+    return spark.read.format("delta").load(path(root, name)).schema
 
 
 def version(spark: SparkSession, root: str, name: str) -> int | None:
-    """The table's latest Delta version, from its log's file names (no Spark job), or None."""
-    jvm = spark.sparkContext._jvm
-    log = jvm.org.apache.hadoop.fs.Path(f"{path(root, name)}/_delta_log")  # type: ignore[union-attr]
-    fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
-    if not fs.exists(log):
-        return None
-    commits = [int(s.getPath().getName()[:-5]) for s in fs.listStatus(log)
-               if s.getPath().getName().endswith(".json") and s.getPath().getName()[:-5].isdigit()]
-    return max(commits) if commits else None
-
-
-def read_text(spark: SparkSession, location: str) -> str | None:
-    """A small file's text through Hadoop's file system (local, S3), or None if it is not there."""
-    jvm = spark.sparkContext._jvm
-    file = jvm.org.apache.hadoop.fs.Path(location)  # type: ignore[union-attr]
-    fs = file.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
-    if not fs.exists(file):
-        return None
-    stream = fs.open(file)
-    try:
-        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))  # type: ignore[union-attr]
-    finally:
-        stream.close()
+    """The table's latest Delta version (from its log's file names, no Spark job), or None."""
+    return delta_log.version_at(spark, path(root, name))
 
 
 def commit_info(spark: SparkSession, root: str, name: str, version: int) -> dict[str, Any]:
     """The commitInfo of commit `version`, read from its log file (no Spark job); {} if none."""
-    for line in (read_text(spark, f"{path(root, name)}/_delta_log/{version:020d}.json") or "").splitlines():
-        info = json.loads(line).get("commitInfo") if line.strip() else None
-        if info is not None:
-            return dict(info)
-    return {}
+    return delta_log.commit_info_at(spark, path(root, name), version)
 
 
 def commit_rows(spark: SparkSession, root: str, name: str, version: int) -> int:
     """Rows that commit `version` wrote (appends) or inserted (merges)."""
-    metrics = commit_info(spark, root, name, version).get("operationMetrics") or {}
-    return int(metrics.get("numOutputRows") or metrics.get("numTargetRowsInserted") or 0)
+    return delta_log.rows_written(commit_info(spark, root, name, version))
 
 
 def latest_commit(spark: SparkSession, root: str, name: str) -> tuple[int, datetime | None] | None:
@@ -99,27 +78,37 @@ def latest_commit(spark: SparkSession, root: str, name: str) -> tuple[int, datet
     latest = version(spark, root, name)
     if latest is None:
         return None
-    info = commit_info(spark, root, name, latest)
-    millis = info.get("inCommitTimestamp") or info.get("timestamp")
-    return latest, datetime.fromtimestamp(int(millis) / 1000, UTC) if millis else None
+    return latest, delta_log.committed_at(commit_info(spark, root, name, latest))
 
 
-def last_commit_rows(spark: SparkSession, root: str, name: str) -> int:
-    """Rows the table's latest commit wrote (appends) or inserted (merges)."""
-    row = DeltaTable.forPath(spark, path(root, name)).history(1).select("operationMetrics").first()
-    metrics = row["operationMetrics"] if row else {}
-    return int(metrics.get("numOutputRows") or metrics.get("numTargetRowsInserted") or 0)
+def increments(spark: SparkSession, root: str, name: str, checkpoint: str,
+               handle: Callable[[DataFrame, int], None], query_name: str,
+               every_seconds: int | None = None) -> StreamingQuery:
+    """Run `handle(batch, batch_id)` over the rows the table gained since the last run, in
+    micro-batches of a Delta stream whose position is kept at `checkpoint`.
 
-
-def conform(df: DataFrame, name: str) -> DataFrame:
-    """Select and cast to the registered schema, in its column order."""
-    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema(name).fields])
+    By default it drains what the table holds and stops (`availableNow`); with `every_seconds` it
+    keeps following the table and the caller gets the running query.
+    """
+    ensure(spark, root, name)
+    writer = (
+        spark.readStream.format("delta").load(path(root, name))
+        .writeStream.foreachBatch(handle)
+        .option("checkpointLocation", checkpoint)
+        .queryName(query_name)
+    )
+    if every_seconds is None:
+        query = writer.trigger(availableNow=True).start()
+        query.awaitTermination()
+    else:
+        query = writer.trigger(processingTime=f"{every_seconds} seconds").start()
+    return query
 
 
 def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
            txn_version: int | None = None) -> None:
     """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed."""
-    # mergeSchema: a table written before a metadata column was added to the registry gains it.
+    # mergeSchema: a table written before a metadata column was added to the contract gains it.
     writer = conform(df, name).write.format("delta").mode("append").option("mergeSchema", "true")
     if app_id is not None and txn_version is not None:
         writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)
@@ -153,9 +142,9 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
          keys: tuple[str, ...] | list[str] | None = None) -> bool:
     """Make the table hold exactly `df`'s rows, changing only what differs.
 
-    Rows are matched on `keys`: changed rows are updated, new keys inserted, and keys no longer
-    in `df` deleted. Returns whether anything was committed; with no difference, the table's
-    Delta version stays as it was.
+    Rows are matched on `keys` (by default the contract's): changed rows are updated, new keys
+    inserted, and keys no longer in `df` deleted. Returns whether anything was committed; with no
+    difference, the table's Delta version stays as it was.
     """
     keys = list(keys or table(name).keys)
     new = conform(df, name)
@@ -177,4 +166,5 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
 
 
 def overwrite(df: DataFrame, root: str, name: str) -> None:
+    """Replace the table's contents (and schema) with `df`."""
     conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path(root, name))

@@ -19,11 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.aws import moto_kinesis
 from lakehouse.errors import SourceError
-
-# moto accepts any credentials; these only keep boto3 from looking for real ones.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+from lakehouse.local import moto_kinesis
 
 
 @dataclass
@@ -80,7 +77,7 @@ def start_detached(root: str) -> LocalAws:
     state.parent.mkdir(parents=True, exist_ok=True)
     log = open(state.parent / "moto.log", "ab")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse.aws.local", str(port)],
+        [sys.executable, "-m", "lakehouse.local.aws", str(port)],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ KINESIS_COLUMNS = ("data", "stream", "shard_id", "sequence_number", "partition_k
                    "approximate_arrival_timestamp")
 
 
-def bronze_stream_events(records: DataFrame, batch_id: str) -> DataFrame:
+def bronze_kinesis_events(records: DataFrame, batch_id: str, ingested_at: DataFrame) -> DataFrame:
     """Kinesis records -> bronze.enrollment_events; grain: one row per Kinesis record.
 
     `_source` is "kinesis:<stream>/<shard>/<sequence number>", `_arrived_at` the record's
@@ -34,4 +34,5 @@ def bronze_stream_events(records: DataFrame, batch_id: str) -> DataFrame:
         ),
         "bronze.enrollment_events",
         batch_id,
+        ingested_at,
     )

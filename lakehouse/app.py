@@ -9,22 +9,42 @@ from collections.abc import Callable, Iterator
 
 from pyspark.sql import SparkSession
 
-from lakehouse import io
-from lakehouse.config import Config
-from lakehouse.errors import SourceError, describe
+from lakehouse.config import Config, DatabaseConfig
+from lakehouse.errors import ConfigError, SourceError, describe
 from lakehouse.ops.runs import StepReport, new_run_id, record
 from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.pipeline.silver import SilverSettings, build_silver
-from lakehouse.security.secrets import resolve
+from lakehouse.security.secret_refs import resolve
 from lakehouse.sources.landing import check_landing
-from lakehouse.sources.postgres import Endpoint, registry_endpoint
+from lakehouse.sources.postgres import Endpoint, jdbc_endpoint
+from lakehouse.sources.registry import REGISTRY_DDL
+from lakehouse.storage import delta
+
+
+@contextlib.contextmanager
+def database(section: str, settings: DatabaseConfig, embedded_ddl: str | None = None) -> Iterator[Endpoint]:
+    """The database a config section (`registry`, `export`) names, for the duration of a command.
+
+    `jdbc`: RDS at `jdbc_url`, its password resolved from its reference, checked to answer.
+    `embedded`: the project's local server (`lakehouse.local.postgres`), with `embedded_ddl` run.
+    """
+    if settings.mode == "embedded":
+        from lakehouse.local.postgres import embedded_endpoint
+
+        with embedded_endpoint(settings, section, embedded_ddl) as endpoint:
+            yield endpoint
+    elif settings.mode == "jdbc":
+        password = resolve(settings.password).decode() if settings.password else None
+        yield jdbc_endpoint(settings, password, section)
+    else:
+        raise ConfigError(f"{section}.mode must be 'embedded' or 'jdbc', got '{settings.mode}'")
 
 
 @contextlib.contextmanager
 def registry(config: Config) -> Iterator[Endpoint]:
-    password = resolve(config.registry.password).decode() if config.registry.password else None
-    with registry_endpoint(config.registry, password) as endpoint:
+    """The registry database (ingest reads it; `lakehouse generate` writes it locally)."""
+    with database("registry", config.registry, REGISTRY_DDL) as endpoint:
         yield endpoint
 
 
@@ -73,7 +93,7 @@ def aws_endpoint(config: Config) -> str | None:
     """The AWS endpoint to use: None for AWS itself; the project's moto server for "local"."""
     if config.aws.endpoint_url != "local":
         return config.aws.endpoint_url
-    from lakehouse.aws.local import start_detached
+    from lakehouse.local.aws import start_detached
 
     return start_detached(config.root).url
 
@@ -123,7 +143,7 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
         outcomes = publish_catalog(spark, config, glue, report)
         for name, outcome in sorted(outcomes.items()):
             if outcome in ("created", "updated"):
-                report.versions[f"glue:{name}"] = io.version(spark, config.root, name) or 0
+                report.versions[f"glue:{name}"] = delta.version(spark, config.root, name) or 0
         create_views(client("athena", config.aws, endpoint), config, report, glue=glue)
 
     return _step(spark, config, "publish", work, run_id)
@@ -131,10 +151,8 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
 
 @contextlib.contextmanager
 def export_database(config: Config) -> Iterator[Endpoint]:
-    from lakehouse.publish.postgres_export import export_endpoint
-
-    password = resolve(config.export.password).decode() if config.export.password else None
-    with export_endpoint(config.export, password) as endpoint:
+    """The database gold is exported to (locally the registry's embedded server)."""
+    with database("export", config.export) as endpoint:
         yield endpoint
 
 

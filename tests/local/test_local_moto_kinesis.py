@@ -6,7 +6,7 @@ import time
 
 from moto.kinesis.models import Shard
 
-from lakehouse.aws import moto_kinesis
+from lakehouse.local import moto_kinesis
 
 
 def _shard(records: int) -> Shard:

@@ -1,11 +1,18 @@
-"""The table registry: every Delta table's name, layer, key, schema and description.
+"""The data contract: every table's name, layer, key, schema, description and column comments.
 
-Tables live at `<storage root>/<layer>/<table>`. The schemas here are the contract between the
-steps; the Glue catalog and the PostgreSQL export take their column comments from here too.
+The schemas here are the contract between the steps: each layer function ends in `conform`, which
+selects and casts to a table's schema, and the Glue catalog and the PostgreSQL export take their
+comments from here. Nothing here reads or writes storage (`lakehouse.storage` does; a table lives
+at `<storage root>/<layer>/<table>`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 BRONZE_META = "_raw string, _source string, _ingested_at timestamp, _batch_id string"
 FILE_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _parse_error string"
@@ -225,10 +232,26 @@ def table(full_name: str) -> Table:
         raise KeyError(f"unknown table '{full_name}' (known: {known})") from None
 
 
-def table_path(root: str, full_name: str) -> str:
-    t = table(full_name)
-    return f"{root.rstrip('/')}/{t.layer}/{t.name}"
-
-
 def tables_in(layer: str) -> list[Table]:
     return [t for t in _TABLES if t.layer == layer]
+
+
+@cache
+def schema(full_name: str) -> T.StructType:
+    """The table's schema as a StructType, parsed once from its DDL (needs a running session)."""
+    parsed = T.DataType.fromDDL(table(full_name).schema)
+    assert isinstance(parsed, T.StructType), f"{full_name}: the schema must be a list of columns"
+    return parsed
+
+
+def conform(df: DataFrame, full_name: str) -> DataFrame:
+    """Select and cast to the table's schema, in its column order (extra columns are left out).
+
+    Example: columns (b string, a int, x int) for a table `a bigint, b string` -> (a bigint, b string).
+    """
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema(full_name).fields])
+
+
+def empty(spark: SparkSession, full_name: str) -> DataFrame:
+    """No rows, the table's schema."""
+    return spark.createDataFrame([], schema(full_name))

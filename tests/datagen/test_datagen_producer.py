@@ -17,18 +17,11 @@ from typing import Any
 import pytest
 
 from lakehouse.aws.clients import client as aws_client
-from lakehouse.aws.local import LocalAws
 from lakehouse.config import AwsConfig
+from lakehouse.datagen.feed import SyntheticRecord, synthetic_events, synthetic_records
+from lakehouse.datagen.producer import BACKOFF_CAP_SECONDS, ProduceError, ensure_stream, produce
+from lakehouse.local.aws import LocalAws
 from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
-from lakehouse.streaming import (
-    ProduceError,
-    SyntheticRecord,
-    ensure_stream,
-    produce,
-    synthetic_events,
-    synthetic_records,
-)
-from lakehouse.streaming.producer import BACKOFF_CAP_SECONDS
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 CONTRACT_FIELDS = {"event_id", "event_type", "event_time", "schema_version", "enrollment_id", "national_id",
@@ -305,7 +298,7 @@ def test_ensure_stream_creates_once_and_keeps_an_existing_stream(kinesis: Any,
     summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert summary["StreamStatus"] == "ACTIVE" and summary["OpenShardCount"] == 2
 
-    with caplog.at_level(logging.WARNING, logger="lakehouse.streaming.producer"):
+    with caplog.at_level(logging.WARNING, logger="lakehouse.datagen.producer"):
         ensure_stream(kinesis, name, 5)
     assert "2 open shards, not 5" in caplog.text
     assert len(kinesis.list_shards(StreamName=name)["Shards"]) == 2

@@ -5,7 +5,7 @@ Values never reach a log, an error message or Spark's configuration: errors name
 from __future__ import annotations
 
 import os
-import secrets as _random
+import secrets
 from pathlib import Path
 
 from lakehouse.config import SecretRef
@@ -32,7 +32,7 @@ def _from_file(path: Path, create: bool) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(_random.token_hex(32))
+            handle.write(secrets.token_hex(32))
     value = path.read_text().strip()
     if not value:
         raise ConfigError(f"secret key file is empty: {path}")

@@ -21,9 +21,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lakehouse.datagen.feed import BAD_KINDS, SyntheticRecord, event_time_span, synthetic_records
 from lakehouse.datagen.world import World
 from lakehouse.errors import LakehouseError, SourceError
-from lakehouse.streaming.events import BAD_KINDS, SyntheticRecord, event_time_span, synthetic_records
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pytest
 
 from lakehouse.config import SecretRef
 from lakehouse.errors import ConfigError
-from lakehouse.security.secrets import resolve
+from lakehouse.security.secret_refs import resolve
 
 
 def test_key_file_is_created_once_private_and_stable(tmp_path: Path) -> None:

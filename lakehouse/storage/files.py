@@ -1,0 +1,89 @@
+"""Small files through Hadoop's file system, so the same call works on local disk and on S3.
+
+This is the only module that reaches the JVM's file system classes through py4j.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+
+def _fs(spark: SparkSession, location: str) -> tuple[Any, Any]:
+    """(Hadoop Path, its FileSystem) for `location`."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)  # type: ignore[union-attr]
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+
+
+def exists(spark: SparkSession, location: str) -> bool:
+    path, fs = _fs(spark, location)
+    return bool(fs.exists(path))
+
+
+def list_names(spark: SparkSession, folder: str) -> list[str]:
+    """The names of the entries directly in `folder` (none when it does not exist)."""
+    path, fs = _fs(spark, folder)
+    if not fs.exists(path):
+        return []
+    return sorted(str(status.getPath().getName()) for status in fs.listStatus(path))
+
+
+def read_text(spark: SparkSession, location: str) -> str | None:
+    """A small file's text (UTF-8), or None if it is not there."""
+    path, fs = _fs(spark, location)
+    if not fs.exists(path):
+        return None
+    stream = fs.open(path)
+    try:
+        return str(spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))  # type: ignore[union-attr]
+    finally:
+        stream.close()
+
+
+def write_text(spark: SparkSession, location: str, text: str) -> None:
+    """Write a small file (UTF-8), replacing it: written beside it, then renamed over it, so a
+    reader sees the old text or the new, never part of it (S3 writes whole objects anyway)."""
+    path, fs = _fs(spark, location)
+    jvm = spark.sparkContext._jvm
+    tmp = jvm.org.apache.hadoop.fs.Path(f"{location}.tmp-{os.getpid()}")  # type: ignore[union-attr]
+    out = fs.create(tmp, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    if fs.exists(path):
+        fs.delete(path, False)
+    if not fs.rename(tmp, path):
+        raise OSError(f"could not rename {tmp} to {location}")
+
+
+def rename(spark: SparkSession, source: str, target: str) -> None:
+    """Rename a file or folder (a folder on S3 is copied object by object)."""
+    path, fs = _fs(spark, source)
+    if not fs.rename(path, spark.sparkContext._jvm.org.apache.hadoop.fs.Path(target)):  # type: ignore[union-attr]
+        raise OSError(f"could not rename {source} to {target}")
+
+
+def write_local_text(path: str, text: str, mode: int = 0o644) -> str:
+    """Write a local file atomically (beside it, fsync, rename over it); returns its absolute path."""
+    if "://" in path:
+        raise ValueError(f"a local file path is expected, not {path!r}")
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return target

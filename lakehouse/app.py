@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Config, DatabaseConfig
+from lakehouse.contract import TABLES, tables_in
 from lakehouse.errors import ConfigError, SourceError, describe
 from lakehouse.ops.runs import StepReport, new_run_id, record
 from lakehouse.pipeline.gold import build_gold
@@ -181,3 +182,15 @@ def run_all(spark: SparkSession, config: Config) -> list[StepReport]:
     """Everything, end to end: ingest, silver, gold, under one run id."""
     run_id = new_run_id("run")
     return [run_ingest(spark, config, run_id), run_silver(spark, config, run_id), run_gold(spark, config, run_id)]
+
+
+def table_counts(spark: SparkSession, root: str, layers: tuple[str, ...]) -> list[tuple[str, int, int | None]]:
+    """(table, rows, Delta version) for every existing table of the given layers."""
+    return [(name, delta.read(spark, root, name).count(), delta.version(spark, root, name))
+            for name, t in TABLES.items() if t.layer in layers and delta.exists(spark, root, name)]
+
+
+def read_layer(spark: SparkSession, root: str, layer: str) -> dict[str, DataFrame]:
+    """Every existing table of `layer`, by name."""
+    return {t.full_name: delta.read(spark, root, t.full_name) for t in tables_in(layer)
+            if delta.exists(spark, root, t.full_name)}

@@ -103,7 +103,12 @@ def cmd_step(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import app, report
+    from pyspark.sql import functions as F
+
+    from lakehouse import app
+    from lakehouse.gold.summaries import daily_enrollments
+    from lakehouse.ops.summaries import quarantine_by_rule
+    from lakehouse.storage import delta
 
     spark = _spark(config)
     reports = app.run_all(spark, config)
@@ -112,30 +117,24 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     if not any(r.changed for r in reports):
         print("\nNothing new: every table is unchanged (idempotent re-run).")
     if args.summary:
-        counts = report.table_counts(spark, config.root, ("bronze", "silver", "quarantine", "gold"))
-        print("\nTables\n" + report.format_rows(["table", "rows", "version"], counts))
-        print("\nQuarantined records per rule\n" + report.frame_text(report.quarantine_by_rule(spark, config.root)))
-        from pyspark.sql import functions as F
-
-        from lakehouse.storage import delta
-
-        kpi = delta.read(spark, config.root, "gold.kpi_enrollments_daily")
-        daily = (kpi.groupBy("date").agg(F.sum("enrollments_started").alias("started"),
-                                         F.sum("enrollments_completed").alias("completed"))
-                 .withColumn("completion_rate", F.round(F.col("completed") / F.col("started"), 3))
-                 .orderBy(F.col("date").desc()))
-        print("\nEnrollments per day (latest 7)\n" + report.frame_text(daily, 7))
+        counts = app.table_counts(spark, config.root, ("bronze", "silver", "quarantine", "gold"))
+        print("\nTables\n" + format_rows(["table", "rows", "version"], counts))
+        quarantines = app.read_layer(spark, config.root, "quarantine")
+        if quarantines:
+            print("\nQuarantined records per rule\n" + frame_text(quarantine_by_rule(quarantines)))
+        daily = daily_enrollments(delta.read(spark, config.root, "gold.kpi_enrollments_daily"))
+        daily = daily.withColumn("completion_rate", F.round("completion_rate", 3)).orderBy(F.col("date").desc())
+        print("\nEnrollments per day (latest 7)\n" + frame_text(daily, 7))
         times = (delta.read(spark, config.root, "gold.kpi_validation_times_daily")
                  .groupBy("modality").agg(F.sum("validations").alias("validations"),
                                           F.round(F.avg("p50_ms"), 1).alias("mean_daily_p50_ms"),
                                           F.round(F.avg("p95_ms"), 1).alias("mean_daily_p95_ms"))
                  .orderBy("modality"))
-        print("\nBiometric validation times by modality\n" + report.frame_text(times))
+        print("\nBiometric validation times by modality\n" + frame_text(times))
     return 0
 
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import report
     from lakehouse.contract import table
     from lakehouse.storage import delta
 
@@ -147,7 +146,7 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
     df = delta.read(spark, config.root, args.table)
     if args.where:
         df = df.where(args.where)
-    print(report.frame_text(df, args.limit))
+    print(frame_text(df, args.limit))
     return 0
 
 
@@ -160,11 +159,28 @@ def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_dq(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import report
+    from lakehouse.ops.summaries import latest_quality
+    from lakehouse.storage import delta
 
     spark = _spark(config)
-    print(report.frame_text(report.latest_quality(spark, config.root), 500))
+    print(frame_text(latest_quality(delta.read(spark, config.root, "ops.quality_metrics")), 500))
     return 0
+
+
+def format_rows(header: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """A plain text table."""
+    cells = [[("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
+               else f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def frame_text(df: Any, limit: int = 50) -> str:
+    """The first `limit` rows of a DataFrame as a plain text table."""
+    rows = [tuple(r) for r in df.limit(limit).collect()]
+    return format_rows(df.columns, rows)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from html import escape
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import report
 from lakehouse.contract import tables_in
+from lakehouse.ops.summaries import latest_quality, quarantine_by_rule
 from lakehouse.storage import delta
 
 # Tableau 10: distinct hues that stay apart for the common kinds of colour blindness.
@@ -211,7 +211,9 @@ def attendance_chart(spark: SparkSession, root: str, commit: Commit) -> LineChar
 
 def quarantine_chart(spark: SparkSession, root: str, commits: list[Commit]) -> BarChart:
     """Records held in quarantine per failed rule (a record failing two rules counts for both)."""
-    rows = report.quarantine_by_rule(spark, root).collect()
+    present = {t.full_name: delta.read(spark, root, t.full_name) for t in tables_in("quarantine")
+               if delta.exists(spark, root, t.full_name)}
+    rows = quarantine_by_rule(present).collect() if present else []
     bars = [Bar(r["rule"], r["table"], float(r["records"]))
             for r in sorted(rows, key=lambda r: (r["table"], -r["records"], r["rule"]))]
     existing = [c for c in commits if c.version is not None]
@@ -225,7 +227,7 @@ def quarantine_chart(spark: SparkSession, root: str, commits: list[Commit]) -> B
 
 def quality_chart(spark: SparkSession, root: str, commit: Commit) -> BarChart:
     """Rows failing each rule in each silver table's latest run (warning rules keep their rows)."""
-    rows = report.latest_quality(spark, root).where(F.col("rule") != "*").collect()
+    rows = latest_quality(delta.read(spark, root, "ops.quality_metrics")).where(F.col("rule") != "*").collect()
     bars = [Bar(r["rule"] + (" (warn)" if r["severity"] == "warn" else ""), r["table_name"], float(r["failed"] or 0))
             for r in sorted(rows, key=lambda r: (r["table_name"], -(r["failed"] or 0), r["rule"]))]
     runs = sorted({r["run_id"] for r in rows})

@@ -1,6 +1,8 @@
-"""Steps as users and jobs call them: config in, a recorded `StepReport` out.
+"""The app layer: steps as users and jobs call them, config in, a recorded `StepReport` out.
 
-The CLI, the `jobs/` entry points and notebooks all go through these functions.
+The CLI, the `jobs/` entry points and notebooks all go through these functions. This is the one
+place that unpacks `Config` into the plain values the pipeline and publish functions take, resolves
+secrets, and chooses AWS or the local stand-ins (`lakehouse.local`) as config says.
 """
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from pyspark.sql import DataFrame, SparkSession
 from lakehouse.config import Config, DatabaseConfig
 from lakehouse.contract import TABLES, tables_in
 from lakehouse.errors import ConfigError, SourceError, describe
-from lakehouse.ops.runs import StepReport, new_run_id, record
+from lakehouse.ops.results import StepResult
+from lakehouse.ops.runs import StepReport, last_inputs, new_run_id, record
+from lakehouse.pipeline.flows import SilverSettings
 from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.ingest import ingest
-from lakehouse.pipeline.silver import SilverSettings, build_silver
+from lakehouse.pipeline.silver import build_silver
 from lakehouse.security.secret_refs import resolve
 from lakehouse.sources.landing import check_landing
 from lakehouse.sources.postgres import Endpoint, jdbc_endpoint
@@ -33,11 +37,12 @@ def database(section: str, settings: DatabaseConfig, embedded_ddl: str | None = 
     if settings.mode == "embedded":
         from lakehouse.local.postgres import embedded_endpoint
 
-        with embedded_endpoint(settings, section, embedded_ddl) as endpoint:
+        with embedded_endpoint(settings.embedded_dir, settings.database, settings.user, section,
+                               embedded_ddl) as endpoint:
             yield endpoint
     elif settings.mode == "jdbc":
         password = resolve(settings.password).decode() if settings.password else None
-        yield jdbc_endpoint(settings, password, section)
+        yield jdbc_endpoint(settings.jdbc_url, settings.database, settings.user, password, section)
     else:
         raise ConfigError(f"{section}.mode must be 'embedded' or 'jdbc', got '{settings.mode}'")
 
@@ -49,12 +54,15 @@ def registry(config: Config) -> Iterator[Endpoint]:
         yield endpoint
 
 
-def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepReport], None],
+def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepReport], StepResult | None],
           run_id: str | None = None) -> StepReport:
+    """Run one step's `work` (given the report, for progress), record it in the ops tables, return it."""
     report = StepReport(run_id or new_run_id(name), name)
     report.progress("started")
     try:
-        work(report)
+        result = work(report)
+        if result is not None:
+            report.absorb(result)
     except BaseException as err:
         report.status, report.message = "failed", describe(err)
         with contextlib.suppress(Exception):
@@ -68,26 +76,32 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
 
 
 def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
-    def work(report: StepReport) -> None:
+    """Landing files and registry changes -> bronze."""
+    def work(report: StepReport) -> StepResult:
         check_landing(spark, config.root)  # before starting a database for nothing
         with registry(config) as endpoint:
-            ingest(spark, config.root, endpoint, report)
+            return ingest(spark, config.root, endpoint, report.run_id, report.progress)
 
     return _step(spark, config, "ingest", work, run_id)
 
 
 def silver_settings(config: Config) -> SilverSettings:
-    return SilverSettings(config.root, resolve(config.security.hmac_key),
-                          config.quality.future_tolerance_minutes)
+    """The plain values of the silver transforms, the HMAC key resolved from its reference."""
+    return SilverSettings(config.root, resolve(config.security.hmac_key), config.quality.future_tolerance_minutes)
 
 
 def run_silver(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
+    """Bronze -> silver and quarantine, incrementally."""
     settings = silver_settings(config)
-    return _step(spark, config, "silver", lambda report: build_silver(spark, settings, report), run_id)
+    return _step(spark, config, "silver", lambda report: build_silver(spark, settings, report.progress), run_id)
 
 
 def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
-    return _step(spark, config, "gold", lambda report: build_gold(spark, config.root, report), run_id)
+    """Silver -> gold, unless silver is unchanged since the last gold run."""
+    def work(report: StepReport) -> StepResult:
+        return build_gold(spark, config.root, report.progress, last_inputs(spark, config.root, "gold"))
+
+    return _step(spark, config, "gold", work, run_id)
 
 
 def aws_endpoint(config: Config) -> str | None:
@@ -116,18 +130,17 @@ def stream_identity(config: Config, endpoint: str | None) -> str:
 def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger_seconds: int | None = None,
                timeout_seconds: float | None = None, faults: str | None = None) -> StepReport:
     """Kinesis -> bronze -> silver: drained and stopped, or continuous for `timeout_seconds`."""
-    from lakehouse.pipeline.stream import check_stream_identity, kinesis_records
-    from lakehouse.pipeline.stream import run_stream as stream_into_bronze
+    from lakehouse.pipeline import stream
 
     settings = silver_settings(config)
 
-    def work(report: StepReport) -> None:
+    def work(report: StepReport) -> StepResult:
         endpoint = aws_endpoint(config)
-        check_stream_identity(spark, config.root, stream_identity(config, endpoint), config.stream.fail_on_data_loss,
-                              report)
-        records = kinesis_records(spark, config.stream, config.aws, endpoint, faults)
-        stream_into_bronze(spark, records, settings, report, available_now,
-                           trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
+        stream.check_stream_identity(spark, config.root, stream_identity(config, endpoint),
+                                     config.stream.fail_on_data_loss, report.progress)
+        records = stream.kinesis_records(spark, config.stream, config.aws, endpoint, faults)
+        return stream.run_stream(spark, records, settings, report.progress, available_now,
+                                 trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
 
     return _step(spark, config, "stream", work)
 
@@ -173,9 +186,9 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
 
 def write_dashboard(spark: SparkSession, config: Config) -> str:
     """The KPI dashboard, one self-contained HTML file; returns its path."""
-    from lakehouse.publish.dashboard import write_dashboard as write
+    from lakehouse.publish import dashboard
 
-    return write(spark, config.root, config.dashboard.path)
+    return dashboard.write_dashboard(spark, config.root, config.dashboard.path)
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:

@@ -16,8 +16,9 @@ from lakehouse.functions import (
     parse_date,
     parse_number,
     parse_timestamp,
-    with_timestamp,
+    stamp,
 )
+from lakehouse.pipeline.clock import moment
 
 UTC = dt.UTC
 KEY = b"unit-test-secret-3f9a1c"
@@ -116,12 +117,12 @@ def test_citizen_key_leaves_no_trace_of_the_key_in_the_plan(spark: SparkSession)
         assert trace not in plan
 
 
-def test_with_timestamp_puts_one_moment_on_every_row(spark: SparkSession) -> None:
-    moment = dt.datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    rows = with_timestamp(spark.createDataFrame([("a",), ("b",)], "x string"), "_at", moment).collect()
+def test_stamp_puts_one_moment_on_every_row(spark: SparkSession) -> None:
+    at = dt.datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    rows = stamp(spark.createDataFrame([("a",), ("b",)], "x string"), "_at", moment(spark, at)).collect()
     # 10:00:00.123456+02:00 is 08:00:00.123456 UTC; the session time zone is UTC.
     assert sorted((r["x"], r["_at"]) for r in rows) == [
         ("a", dt.datetime(2026, 11, 20, 8, 0, 0, 123456)), ("b", dt.datetime(2026, 11, 20, 8, 0, 0, 123456))]
     before = dt.datetime.now(UTC).replace(tzinfo=None)
-    [now_row] = with_timestamp(spark.range(1), "_at").collect()
+    [now_row] = stamp(spark.range(1), "_at", moment(spark)).collect()
     assert before - dt.timedelta(seconds=1) <= now_row["_at"] <= dt.datetime.now(UTC).replace(tzinfo=None)

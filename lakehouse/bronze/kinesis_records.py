@@ -11,6 +11,24 @@ KINESIS_COLUMNS = ("data", "stream", "shard_id", "sequence_number", "partition_k
                    "approximate_arrival_timestamp")
 
 
+def from_aws_connector(records: DataFrame) -> DataFrame:
+    """Records of AWS's own connector (format `aws-kinesis`, on EMR) under `KINESIS_COLUMNS`.
+
+    That connector does not expose the shard id: it stays null.
+
+    Example: (data, streamName "s", sequenceNumber "49", partitionKey "p", approximateArrivalTimestamp t)
+    -> (data, stream "s", shard_id null, sequence_number "49", partition_key "p", t).
+    """
+    return records.select(
+        F.col("data"),
+        F.col("streamName").alias("stream"),
+        F.lit(None).cast("string").alias("shard_id"),
+        F.col("sequenceNumber").alias("sequence_number"),
+        F.col("partitionKey").alias("partition_key"),
+        F.col("approximateArrivalTimestamp").alias("approximate_arrival_timestamp"),
+    )
+
+
 def bronze_kinesis_events(records: DataFrame, batch_id: str, ingested_at: DataFrame) -> DataFrame:
     """Kinesis records -> bronze.enrollment_events; grain: one row per Kinesis record.
 

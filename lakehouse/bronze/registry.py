@@ -31,3 +31,14 @@ def bronze_registry(changes: DataFrame, table: str, batch_id: str, ingested_at: 
         "_ingested_at",
         F.lit(batch_id).alias("_batch_id"),
     )
+
+
+def new_changes(changes: DataFrame, bronze: DataFrame, table: str) -> DataFrame:
+    """The changes read from the registry that bronze does not hold yet: the (key, updated_at)
+    pairs not in `bronze` (the read is `updated_at >= watermark`, so the watermark's own rows come
+    back and are dropped here).
+
+    Example: changes (OF-1, t1), (OF-1, t2) and bronze (OF-1, t1) -> (OF-1, t2).
+    """
+    key = REGISTRY_COLUMNS[table][0]
+    return changes.join(bronze.select(key, "updated_at"), [key, "updated_at"], how="left_anti")

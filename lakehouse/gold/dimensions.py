@@ -4,7 +4,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.contract import conform, schema
+from lakehouse.contract import conform
 from lakehouse.gold.region import UNKNOWN
 
 OFFICE_KEY_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
@@ -77,8 +77,10 @@ def dim_office(offices: DataFrame) -> DataFrame:
         F.concat("office_id", F.lit("@"), F.date_format("valid_from", OFFICE_KEY_TIME_FORMAT)).alias("office_key"),
         "office_id", "name", "region", "district", "valid_from", "valid_to", "is_current",
     )
-    unknown = offices.sparkSession.createDataFrame(
-        [(UNKNOWN, UNKNOWN, "Unknown office", UNKNOWN, UNKNOWN, None, None, True)],
-        schema("gold.dim_office"),
+    # A global aggregation gives exactly one row, even over no offices: the UNKNOWN member's.
+    unknown = offices.agg(F.count(F.lit(1)).alias("_offices")).select(
+        F.lit(UNKNOWN).alias("office_key"), F.lit(UNKNOWN).alias("office_id"), F.lit("Unknown office").alias("name"),
+        F.lit(UNKNOWN).alias("region"), F.lit(UNKNOWN).alias("district"), F.lit(None).alias("valid_from"),
+        F.lit(None).alias("valid_to"), F.lit(True).alias("is_current"),
     )
-    return conform(versions.unionByName(unknown), "gold.dim_office")
+    return conform(versions.unionByName(conform(unknown, "gold.dim_office")), "gold.dim_office")

@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from lakehouse.config import DatabaseConfig
 from lakehouse.errors import SourceError
 from lakehouse.sources.postgres import Endpoint, connect
 
@@ -140,13 +139,14 @@ def _port_open(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def embedded_endpoint(config: DatabaseConfig, section: str, ddl: str | None = None) -> Iterator[Endpoint]:
-    """The database `config.database` on the project's server in `config.embedded_dir`, for the
-    duration of a command: started if it is not running (and stopped afterwards if this call
-    started it), the database created, and `ddl` run. `section` names the config section in errors."""
-    if not config.embedded_dir:
+def embedded_endpoint(data_dir: str | None, database: str, user: str, section: str,
+                      ddl: str | None = None) -> Iterator[Endpoint]:
+    """Database `database` on the project's server in `data_dir`, for the duration of a command:
+    started if it is not running (and stopped afterwards if this call started it), the database
+    created, and `ddl` run. `section` names the config section in errors."""
+    if not data_dir:
         raise SourceError(f"{section}.embedded_dir must be set when {section}.mode is 'embedded'")
-    server = EmbeddedPostgres(config.embedded_dir, config.database, config.user)
+    server = EmbeddedPostgres(data_dir, database, user)
     endpoint = server.start()
     try:
         if ddl:

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from lakehouse import contract
+from lakehouse.ops.results import QualityMetric, StepResult
 from lakehouse.storage import delta
 
 
 def now() -> datetime:
+    """Now, as the naive UTC timestamp the ops tables hold."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -22,18 +24,8 @@ def new_run_id(step: str) -> str:
 
 
 @dataclass
-class QualityMetric:
-    table_name: str
-    rule: str
-    severity: str
-    passed: int
-    failed: int
-    duplicates_dropped: int = 0
-
-
-@dataclass
 class StepReport:
-    """What one step did; filled in while it works, written to `ops.pipeline_runs` at the end."""
+    """One run of a step: its identity and timing, and what it did; one row of `ops.pipeline_runs`."""
 
     run_id: str
     step: str
@@ -47,13 +39,20 @@ class StepReport:
     inputs: dict[str, int] = field(default_factory=dict)
     message: str = ""
     quality: list[QualityMetric] = field(default_factory=list)
-    commits: dict[str, datetime] = field(default_factory=dict)  # batch id -> when its commit returned
-    batches: list[tuple[datetime, int]] = field(default_factory=list)  # stream: (commit time, rows) per batch
     _clock: float = field(default_factory=time.monotonic)
 
     def progress(self, text: str) -> None:
         """A progress line on stderr, so a user sees what Spark is working on."""
         print(f"[{self.step} +{time.monotonic() - self._clock:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    def absorb(self, result: StepResult) -> None:
+        """Take in what the step's pipeline function returned."""
+        self.rows_in += result.rows_in
+        self.rows_out += result.rows_out
+        self.rows_quarantined += result.rows_quarantined
+        self.versions.update(result.versions)
+        self.inputs.update(result.inputs)
+        self.quality.extend(result.quality)
 
     @property
     def changed(self) -> bool:
@@ -69,7 +68,11 @@ def last_inputs(spark: SparkSession, root: str, step: str) -> dict[str, int] | N
 
 
 def record(spark: SparkSession, root: str, report: StepReport) -> None:
-    """Append the step's row and its quality metrics (idempotent per run id and step)."""
+    """Append the step's row of `ops.pipeline_runs` and its quality metrics.
+
+    A step is recorded once, when it ends (succeeded, no change, or failed); a run id names one
+    run of one step, so the rows of two runs never mix.
+    """
     report.finished_at = report.finished_at or now()
     run_row = [(report.run_id, report.step, report.started_at, report.finished_at, report.status,
                 report.rows_in, report.rows_out, report.rows_quarantined, report.versions, report.inputs,

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.contract import tables_in
 from lakehouse.gold import dimensions, facts, kpis
-from lakehouse.ops.runs import StepReport, last_inputs
+from lakehouse.ops.results import Progress, StepResult
 from lakehouse.storage import delta
 
 SILVER_INPUTS = ("silver.enrollment_events", "silver.biometric_validations", "silver.office_reports",
@@ -20,6 +20,7 @@ SILVER_INPUTS = ("silver.enrollment_events", "silver.biometric_validations", "si
 
 
 def gold_tables(silver: dict[str, DataFrame]) -> dict[str, Callable[[], DataFrame]]:
+    """Each gold table's transform over the silver frames (by table name)."""
     events = silver["silver.enrollment_events"]
     validations = silver["silver.biometric_validations"]
     reports = silver["silver.office_reports"]
@@ -35,25 +36,33 @@ def gold_tables(silver: dict[str, DataFrame]) -> dict[str, Callable[[], DataFram
     }
 
 
-def build_gold(spark: SparkSession, root: str, report: StepReport) -> None:
-    """Rebuild and sync every gold table, unless silver has not changed since the last gold run."""
-    report.inputs = {name: v for name in SILVER_INPUTS if (v := delta.version(spark, root, name)) is not None}
+def silver_versions(spark: SparkSession, root: str) -> dict[str, int]:
+    """The Delta versions of the silver tables gold reads (those that exist)."""
+    return {name: v for name in SILVER_INPUTS if (v := delta.version(spark, root, name)) is not None}
+
+
+def build_gold(spark: SparkSession, root: str, progress: Progress,
+               last_inputs: dict[str, int] | None = None) -> StepResult:
+    """Rebuild and sync every gold table, unless silver is still at `last_inputs` (the silver
+    versions the last gold run read) and every gold table exists."""
+    result = StepResult(inputs=silver_versions(spark, root))
     built = all(delta.exists(spark, root, t.full_name) for t in tables_in("gold"))
-    if built and last_inputs(spark, root, "gold") == report.inputs:
-        report.progress("silver unchanged since the last gold run: nothing to rebuild")
-        return
+    if built and last_inputs == result.inputs:
+        progress("silver unchanged since the last gold run: nothing to rebuild")
+        return result
     silver = {name: delta.read(spark, root, name).cache() for name in SILVER_INPUTS}
     try:
         for name, build in gold_tables(silver).items():
             frame = build().cache()
             rows = frame.count()
-            report.rows_out += rows
+            result.rows_out += rows
             if delta.sync(spark, frame, root, name):
-                report.versions[name] = delta.version(spark, root, name) or 0
-                report.progress(f"{name}: {rows:,} rows, updated")
+                result.versions[name] = delta.version(spark, root, name) or 0
+                progress(f"{name}: {rows:,} rows, updated")
             else:
-                report.progress(f"{name}: {rows:,} rows, unchanged")
+                progress(f"{name}: {rows:,} rows, unchanged")
             frame.unpersist()
     finally:
         for frame in silver.values():
             frame.unpersist()
+    return result

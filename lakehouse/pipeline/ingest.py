@@ -6,6 +6,8 @@ files, or a re-run, never ingests a file twice or skips one.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -13,8 +15,8 @@ from lakehouse import contract
 from lakehouse.bronze.documents import bronze_documents
 from lakehouse.bronze.json_lines import bronze_json_lines
 from lakehouse.bronze.office_reports import PARSED_FIELDS, PARSED_SCHEMA, bronze_office_reports, parse_report_file
-from lakehouse.bronze.registry import REGISTRY_COLUMNS, bronze_registry
-from lakehouse.ops.runs import StepReport, now
+from lakehouse.bronze.registry import REGISTRY_COLUMNS, bronze_registry, new_changes
+from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.sources import landing
 from lakehouse.sources.postgres import Endpoint
@@ -24,98 +26,105 @@ from lakehouse.storage import delta
 JSON_SOURCES = {"events": "bronze.enrollment_events", "device_logs": "bronze.device_logs"}
 
 
-def _known_files(spark: SparkSession, root: str, table: str, column: str = "_file") -> set[str]:
-    rows = delta.read(spark, root, table).select(column).distinct().collect()
-    return {r[column] for r in rows if r[column] is not None}
+def _known_files(spark: SparkSession, root: str, table: str) -> set[str]:
+    rows = delta.read(spark, root, table).select("_file").distinct().collect()
+    return {r["_file"] for r in rows if r["_file"] is not None}
 
 
-def _append(spark: SparkSession, root: str, table: str, df: DataFrame, report: StepReport,
-            what: str) -> None:
+def _append(spark: SparkSession, root: str, table: str, df: DataFrame, progress: Progress, what: str) -> StepResult:
     delta.append(df, root, table)
-    written = delta.commit_rows(spark, root, table, delta.version(spark, root, table) or 0)
-    report.rows_in += written
-    report.rows_out += written
-    report.versions[table] = delta.version(spark, root, table) or 0
-    report.progress(f"{table}: {written:,} records from {what}")
+    version = delta.version(spark, root, table) or 0
+    written = delta.commit_rows(spark, root, table, version)
+    progress(f"{table}: {written:,} records from {what}")
+    return StepResult(rows_in=written, rows_out=written, versions={table: version})
 
 
-def _manifest(spark: SparkSession, root: str, table: str, batch_id: str,
-              files: list[landing.LandedFile]) -> None:
+def _manifest(spark: SparkSession, root: str, table: str, batch_id: str, files: list[landing.LandedFile]) -> None:
     """`ops.ingested_files`: which file went where, with its record count (for people, not for logic)."""
     counts = {
         r["_file"]: r["count"]
         for r in delta.read(spark, root, table).where(F.col("_batch_id") == batch_id)
         .groupBy("_file").count().collect()
     }
-    rows = [(f.path, f.size, f.modified_at, table, batch_id, now(), counts.get(f.path, 0)) for f in files]
+    ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(f.path, f.size, f.modified_at, table, batch_id, ingested_at, counts.get(f.path, 0)) for f in files]
     delta.append(spark.createDataFrame(rows, contract.schema("ops.ingested_files")), root, "ops.ingested_files")
 
 
-def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, report: StepReport) -> None:
+def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, progress: Progress) -> StepResult:
+    """New JSON-lines files of landing/<kind> into their bronze table."""
     table = JSON_SOURCES[kind]
     known = _known_files(spark, root, table)
     new = [f for f in landing.list_files(spark, root, kind) if f.path not in known]
     if not new:
-        report.progress(f"{table}: no new files")
-        return
-    report.progress(f"{table}: reading {len(new)} new file(s)")
+        progress(f"{table}: no new files")
+        return StepResult()
+    progress(f"{table}: reading {len(new)} new file(s)")
     lines = landing.read_lines(spark, [f.path for f in new])
-    _append(spark, root, table, bronze_json_lines(lines, table, batch_id, moment(spark)), report,
-            f"{len(new)} file(s)")
+    result = _append(spark, root, table, bronze_json_lines(lines, table, batch_id, moment(spark)), progress,
+                     f"{len(new)} file(s)")
     _manifest(spark, root, table, batch_id, new)
+    return result
 
 
-def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, report: StepReport) -> None:
+def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
+    """New office report files (CSV, Excel), parsed on the driver, into bronze."""
     table = "bronze.office_reports"
     known = _known_files(spark, root, table)
     new = [f for f in landing.list_files(spark, root, "office_reports") if f.path not in known]
     if not new:
-        report.progress(f"{table}: no new files")
-        return
+        progress(f"{table}: no new files")
+        return StepResult()
     rows = []
     for path, modified_at, content in landing.read_bytes(spark, [f.path for f in new]):
         rows.extend(parse_report_file(path, modified_at, content))
     parsed = spark.createDataFrame([tuple(r[f] for f in PARSED_FIELDS) for r in rows], PARSED_SCHEMA)
-    frame = bronze_office_reports(parsed, batch_id, moment(spark))
-    _append(spark, root, table, frame, report, f"{len(new)} file(s)")
+    result = _append(spark, root, table, bronze_office_reports(parsed, batch_id, moment(spark)), progress,
+                     f"{len(new)} file(s)")
     _manifest(spark, root, table, batch_id, new)
+    return result
 
 
-def ingest_documents(spark: SparkSession, root: str, batch_id: str, report: StepReport) -> None:
+def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
+    """The inventory of new or changed document files into bronze."""
     table = "bronze.documents"
     seen = {(r["path"], r["size"], r["modified_at"])
             for r in delta.read(spark, root, table).select("path", "size", "modified_at").collect()}
-    new = [f for f in landing.list_files(spark, root, "documents")
-           if (f.path, f.size, f.modified_at) not in seen]
+    new = [f for f in landing.list_files(spark, root, "documents") if (f.path, f.size, f.modified_at) not in seen]
     if not new:
-        report.progress(f"{table}: no new or changed documents")
-        return
+        progress(f"{table}: no new or changed documents")
+        return StepResult()
     inventory = landing.read_inventory(spark, [f.path for f in new])
-    _append(spark, root, table, bronze_documents(inventory, batch_id, moment(spark)), report, f"{len(new)} document(s)")
+    return _append(spark, root, table, bronze_documents(inventory, batch_id, moment(spark)), progress,
+                   f"{len(new)} document(s)")
 
 
 def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id: str,
-                    report: StepReport) -> None:
-    for source in ("offices", "operators"):
+                    progress: Progress) -> StepResult:
+    """Registry rows changed since bronze's own watermark (its latest `updated_at`) into bronze."""
+    result = StepResult()
+    for source in REGISTRY_COLUMNS:
         table = f"bronze.{source}"
-        key = REGISTRY_COLUMNS[source][0]
         current = delta.read(spark, root, table)
-        since = current.agg(F.max("updated_at").alias("watermark")).collect()[0]["watermark"]  # bronze's own
-        changes = read_changes(spark, endpoint, source, since)
-        new = changes.join(current.select(key, "updated_at"), [key, "updated_at"], how="left_anti")
+        since = current.agg(F.max("updated_at").alias("watermark")).collect()[0]["watermark"]
+        changes = read_changes(spark, endpoint, source, REGISTRY_COLUMNS[source], since)
+        new = new_changes(changes, current, source)
         if new.isEmpty():
-            report.progress(f"{table}: no changes since {since or 'the beginning'}")
+            progress(f"{table}: no changes since {since or 'the beginning'}")
             continue
-        _append(spark, root, table, bronze_registry(new, source, batch_id, moment(spark)), report, "the registry")
+        result.add(_append(spark, root, table, bronze_registry(new, source, batch_id, moment(spark)), progress,
+                           "the registry"))
+    return result
 
 
-def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, report: StepReport) -> None:
-    """Everything new in the landing folder and the registry, into bronze."""
+def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, batch_id: str, progress: Progress) -> StepResult:
+    """Everything new in the landing folder and the registry, into bronze, under `batch_id`."""
     landing.check_landing(spark, root)
-    batch_id = report.run_id
+    result = StepResult()
     for kind in JSON_SOURCES:
-        ingest_json_files(spark, root, kind, batch_id, report)
-    ingest_office_reports(spark, root, batch_id, report)
-    ingest_documents(spark, root, batch_id, report)
+        result.add(ingest_json_files(spark, root, kind, batch_id, progress))
+    result.add(ingest_office_reports(spark, root, batch_id, progress))
+    result.add(ingest_documents(spark, root, batch_id, progress))
     if endpoint is not None:
-        ingest_registry(spark, root, endpoint, batch_id, report)
+        result.add(ingest_registry(spark, root, endpoint, batch_id, progress))
+    return result

@@ -1,69 +1,33 @@
 """The silver step: bronze -> silver + quarantine, incrementally.
 
-Record sources (events, office reports, device logs) are read as a Delta stream over their bronze
-table with an `availableNow` trigger: each run processes exactly the bronze rows added since the
-previous run (the checkpoint under `<root>/_checkpoints/` remembers where it stopped), then stops.
-Every write inside a batch is an insert of keys not yet present, so a batch retried after a crash
-writes nothing twice. Small reference tables (offices, documents, the latest office reports) are
-rebuilt from their whole bronze table and synced, which commits only real changes.
+Record sources (`flows.RECORD_FLOWS`) are read as a Delta stream over their bronze table with an
+`availableNow` trigger: each run processes exactly the bronze rows added since the previous run
+(the checkpoint under `<root>/_checkpoints/` remembers where it stopped), then stops. Every write
+inside a batch is an insert of keys not yet present, so a batch retried after a crash writes
+nothing twice. Small reference tables (offices, documents) and the latest-file-wins office reports
+are rebuilt from their whole bronze table and synced, which commits only real changes.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse.ops.runs import QualityMetric, StepReport
+from lakehouse.ops.results import Progress, QualityMetric, StepResult
 from lakehouse.pipeline.clock import moment
-from lakehouse.quality import rules as R
-from lakehouse.silver import device_logs, documents, events, office_reports, offices
+from lakehouse.pipeline.flows import RECORD_FLOWS, RecordFlow, SilverSettings
+from lakehouse.quality.rules import batch_summary, rule_results
+from lakehouse.silver import documents, offices
 from lakehouse.storage import delta
-
-
-@dataclass(frozen=True)
-class SilverSettings:
-    root: str
-    hmac_key: bytes
-    future_tolerance_minutes: int
-
-    def __repr__(self) -> str:  # the key never shows
-        return f"SilverSettings(root={self.root!r})"
 
 
 def checkpoint(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/_checkpoints/{name}"
 
 
-def _increments(spark: SparkSession, root: str, source: str, name: str,
-                handle: Callable[[DataFrame, int], None], every_seconds: int | None = None) -> StreamingQuery:
-    """Run `handle` over the bronze rows added since the last run, in micro-batches.
-
-    By default it drains what bronze holds and stops (`availableNow`); with `every_seconds` it keeps
-    following bronze and the caller gets the running query.
-    """
-    return delta.increments(spark, root, source, checkpoint(root, name), handle, name, every_seconds)
-
-
-def _rule_metrics(validated: DataFrame, rules: list[R.Rule], table: str) -> list[QualityMetric]:
-    return [QualityMetric(table, r["rule"], r["severity"], int(r["passed"]), int(r["failed"]))
-            for r in R.rule_counts(validated, rules).collect()]
-
-
-@dataclass(frozen=True)
-class BatchCounts:
-    rows: int
-    valid: int
-    unknown_office: int
-    rules: list[tuple[str, str, int, int]]
-
-
 class KnownOffices:
     """The office ids of `silver.offices`, read again only when the table has a new version.
 
-    A stream's batches would otherwise each read (and join) the table for a warning count.
+    A stream's batches would otherwise each read the table for a warning count.
     """
 
     def __init__(self, spark: SparkSession, root: str) -> None:
@@ -77,134 +41,97 @@ class KnownOffices:
         if current is None:
             return []
         if current != self.version:
-            offices = delta.read(self.spark, self.root, "silver.offices").select("office_id").distinct()
-            self.ids, self.version = sorted(r["office_id"] for r in offices.collect() if r["office_id"]), current
+            rows = delta.read(self.spark, self.root, "silver.offices").select("office_id").distinct().collect()
+            self.ids, self.version = sorted(r["office_id"] for r in rows if r["office_id"]), current
         return self.ids
 
 
-def _batch_counts(validated: DataFrame, rules: list[R.Rule], known_offices: list[str]) -> BatchCounts:
-    """Rows in, valid rows, valid rows naming an unknown office and the rule counts, in one pass."""
-    is_valid = F.size("_failed_rules") == 0
-    unknown = ~F.coalesce(F.col("office_id").isin(known_offices), F.lit(False))
-    row = validated.agg(F.count(F.lit(1)).alias("rows"), F.count_if(is_valid).alias("valid"),
-                        F.count_if(is_valid & unknown).alias("unknown"),
-                        *R.rule_aggregates(rules, validated.columns)).collect()[0]
-    return BatchCounts(int(row["rows"]), int(row["valid"]), int(row["unknown"]), R.rule_results(row, rules))
+class BatchHandler:
+    """The one micro-batch handler of every record flow; what its batches did adds up in `result`.
 
-
-def _quarantine(spark: SparkSession, root: str, rows: DataFrame, table: str, report: StepReport) -> int:
-    """Quarantine rows keyed by their source position: a retried batch inserts nothing twice."""
-    inserted = delta.insert_new(spark, rows, root, table, ("_source",))
-    if inserted:
-        report.versions[table] = delta.version(spark, root, table) or 0
-    report.rows_quarantined += inserted
-    return inserted
-
-
-def _totals(table: str, out: int, quarantined: int, duplicates: int) -> QualityMetric:
-    """The table's line in `ops.quality_metrics`: rule '*', passed = rows out, failed = quarantined."""
-    return QualityMetric(table, "*", "total", out, quarantined, duplicates)
-
-
-def build_events(spark: SparkSession, s: SilverSettings, report: StepReport,
-                 every_seconds: int | None = None) -> StreamingQuery:
-    """bronze.enrollment_events -> silver.enrollment_events, silver.biometric_validations, quarantine.
-
-    Drains and stops by default; with `every_seconds`, returns the query that keeps following bronze.
+    Per batch: validate; quarantine the rows failing an error rule (keyed by `_source`); insert the
+    valid rows into each clean target (new keys only); count every rule in one aggregation.
     """
-    rules = R.enrollment_event_rules(s.future_tolerance_minutes)
-    known_offices = KnownOffices(spark, s.root)
-    table = "silver.enrollment_events"
 
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        validated = events.validate_enrollment_events(batch, s.future_tolerance_minutes).persist()
+    def __init__(self, spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress) -> None:
+        self.spark, self.flow, self.settings, self.progress = spark, flow, settings, progress
+        self.known_offices = KnownOffices(spark, settings.root)
+        self.result = StepResult()
+        self.batches = 0
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        spark, flow, root = self.spark, self.flow, self.settings.root
+        validated = flow.validate(batch, self.settings).persist()
         try:
-            counts = _batch_counts(validated, rules, known_offices())
-            quarantined = 0
-            if counts.valid < counts.rows:
-                quarantined = _quarantine(spark, s.root, events.quarantine_enrollment_events(validated, moment(spark)),
-                                          "quarantine.enrollment_events", report)
+            rules = flow.rules(self.settings, self.known_offices() if flow.uses_offices else [])
+            summary = batch_summary(validated, rules).collect()[0]
+            rows, valid = int(summary["rows"]), int(summary["valid"])
+            done = StepResult(rows_in=rows)
+            if valid < rows:
+                done.rows_quarantined = delta.insert_new(
+                    spark, flow.quarantine_rows(validated, moment(spark)), root, flow.quarantine, ("_source",))
+                if done.rows_quarantined:
+                    done.versions[flow.quarantine] = delta.version(spark, root, flow.quarantine) or 0
             else:  # nothing to quarantine: no MERGE, but the table exists as after any silver run
-                delta.ensure(spark, s.root, "quarantine.enrollment_events")
-            inserted = delta.insert_new(spark, events.clean_enrollment_events(validated, s.hmac_key), s.root,
-                                     table, ("event_id",))
-            delta.insert_new(spark, events.clean_biometric_validations(validated, s.hmac_key), s.root,
-                          "silver.biometric_validations", ("validation_id",))
-            report.quality.extend(QualityMetric(table, *r) for r in counts.rules)
-            report.quality.append(QualityMetric(table, "office_known", "warn",
-                                                counts.valid - counts.unknown_office, counts.unknown_office))
-            report.quality.append(_totals(table, inserted, quarantined, counts.valid - inserted))
-            report.rows_in += counts.rows
-            report.rows_out += inserted
-            for name in (table, "silver.biometric_validations"):
-                report.versions[name] = delta.version(spark, s.root, name) or 0
-            report.progress(f"events batch {batch_id}: {counts.rows:,} in, {inserted:,} new, "
-                            f"{quarantined:,} quarantined, {counts.valid - inserted:,} duplicates")
+                delta.ensure(spark, root, flow.quarantine)
+            inserted = [delta.insert_new(spark, target.rows(validated, self.settings), root, target.table,
+                                         target.keys) for target in flow.targets]
+            for target in flow.targets:
+                done.versions[target.table] = delta.version(spark, root, target.table) or 0
+            done.rows_out = inserted[0] if inserted else 0
+            passed = inserted[0] if inserted else valid
+            duplicates = valid - inserted[0] if inserted else 0
+            done.quality = [QualityMetric(flow.silver, *r) for r in rule_results(summary, rules)]
+            done.quality.append(QualityMetric(flow.silver, "*", "total", passed, done.rows_quarantined, duplicates))
         finally:
             validated.unpersist()
-
-    return _increments(spark, s.root, "bronze.enrollment_events", "silver_enrollment_events", handle, every_seconds)
-
-
-def build_office_reports(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
-    """Quarantine the new bronze report rows; rebuild the latest-file-wins silver table if any arrived."""
-    rules = R.office_report_rules()
-    arrived: list[int] = []
-
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        validated = office_reports.validate_office_reports(batch).persist()
-        rows_in = validated.count()
-        quarantined = _quarantine(spark, s.root, office_reports.quarantine_office_reports(validated, moment(spark)),
-                                  "quarantine.office_reports", report)
-        report.quality.extend(_rule_metrics(validated, rules, "silver.office_reports"))
-        report.quality.append(_totals("silver.office_reports", rows_in - quarantined, quarantined, 0))
-        report.rows_in += rows_in
-        arrived.append(rows_in)
-        validated.unpersist()
-
-    _increments(spark, s.root, "bronze.office_reports", "silver_office_reports", handle)
-    if arrived or not delta.exists(spark, s.root, "silver.office_reports"):
-        latest = office_reports.clean_office_reports(
-            office_reports.validate_office_reports(delta.read(spark, s.root, "bronze.office_reports")))
-        _sync(spark, s.root, latest, "silver.office_reports", report)
+        self.result.add(done)
+        self.batches += 1
+        self.progress(f"{flow.name} batch {batch_id}: {rows:,} in, {done.rows_out:,} new, "
+                      f"{done.rows_quarantined:,} quarantined, {duplicates:,} duplicates")
 
 
-def build_device_logs(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
-    rules = R.device_log_rules()
-
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        validated = device_logs.validate_device_logs(batch).persist()
-        rows_in = validated.count()
-        quarantined = _quarantine(spark, s.root, device_logs.quarantine_device_logs(validated, moment(spark)),
-                                  "quarantine.device_logs", report)
-        inserted = delta.insert_new(spark, device_logs.clean_device_logs(validated), s.root,
-                                 "silver.device_logs", ("_source",))
-        report.quality.extend(_rule_metrics(validated, rules, "silver.device_logs"))
-        report.quality.append(_totals("silver.device_logs", inserted, quarantined, 0))
-        report.rows_in += rows_in
-        report.rows_out += inserted
-        report.versions["silver.device_logs"] = delta.version(spark, s.root, "silver.device_logs") or 0
-        validated.unpersist()
-
-    _increments(spark, s.root, "bronze.device_logs", "silver_device_logs", handle)
+def follow_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress,
+                every_seconds: int) -> tuple[StreamingQuery, BatchHandler]:
+    """Keep following `flow`'s bronze table every `every_seconds`; returns the running query and its
+    handler, whose `result` grows batch by batch."""
+    handler = BatchHandler(spark, flow, settings, progress)
+    query = delta.increments(spark, settings.root, flow.bronze, checkpoint(settings.root, f"silver_{flow.name}"),
+                             handler, f"silver_{flow.name}", every_seconds)
+    return query, handler
 
 
-def _sync(spark: SparkSession, root: str, df: DataFrame, table: str, report: StepReport) -> None:
-    if delta.sync(spark, df, root, table):
-        report.versions[table] = delta.version(spark, root, table) or 0
-        report.progress(f"{table}: updated")
+def run_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress) -> StepResult:
+    """Drain what `flow`'s bronze table gained since the last run, then rebuild its silver table if
+    it is rebuilt from bronze and anything arrived (or it does not exist yet)."""
+    handler = BatchHandler(spark, flow, settings, progress)
+    delta.increments(spark, settings.root, flow.bronze, checkpoint(settings.root, f"silver_{flow.name}"),
+                     handler, f"silver_{flow.name}")
+    result = handler.result
+    if flow.rebuild is not None and (handler.batches or not delta.exists(spark, settings.root, flow.silver)):
+        rebuilt = flow.rebuild(delta.read(spark, settings.root, flow.bronze), settings)
+        result.add(_sync(spark, settings.root, rebuilt, flow.silver, progress))
+    return result
 
 
-def build_reference(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+def _sync(spark: SparkSession, root: str, df: DataFrame, table: str, progress: Progress) -> StepResult:
+    if not delta.sync(spark, df, root, table):
+        return StepResult()
+    progress(f"{table}: updated")
+    return StepResult(versions={table: delta.version(spark, root, table) or 0})
+
+
+def build_reference(spark: SparkSession, root: str, progress: Progress) -> StepResult:
     """silver.offices (SCD2) and silver.documents, rebuilt from bronze and synced."""
-    _sync(spark, s.root, offices.offices_scd2(delta.read(spark, s.root, "bronze.offices")), "silver.offices", report)
-    _sync(spark, s.root, documents.clean_documents(delta.read(spark, s.root, "bronze.documents")),
-          "silver.documents", report)
+    result = _sync(spark, root, offices.offices_scd2(delta.read(spark, root, "bronze.offices")), "silver.offices",
+                   progress)
+    return result.add(_sync(spark, root, documents.clean_documents(delta.read(spark, root, "bronze.documents")),
+                            "silver.documents", progress))
 
 
-def build_silver(spark: SparkSession, s: SilverSettings, report: StepReport) -> None:
+def build_silver(spark: SparkSession, settings: SilverSettings, progress: Progress) -> StepResult:
     """All of silver; offices first, so the `office_known` warning sees this run's offices."""
-    build_reference(spark, s, report)
-    build_events(spark, s, report)
-    build_office_reports(spark, s, report)
-    build_device_logs(spark, s, report)
+    result = build_reference(spark, settings.root, progress)
+    for flow in RECORD_FLOWS:
+        result.add(run_flow(spark, flow, settings, progress))
+    return result

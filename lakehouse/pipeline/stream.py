@@ -13,19 +13,19 @@ which suits a scheduled EMR step.
 from __future__ import annotations
 
 import json
-import os
 import time
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from lakehouse.bronze.kinesis_records import KINESIS_COLUMNS, bronze_kinesis_events
+from lakehouse.bronze.kinesis_records import KINESIS_COLUMNS, bronze_kinesis_events, from_aws_connector
 from lakehouse.config import AwsConfig, StreamConfig
 from lakehouse.errors import ConfigError, SourceError
-from lakehouse.ops.runs import StepReport, now
+from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
-from lakehouse.pipeline.silver import SilverSettings, build_events, checkpoint
+from lakehouse.pipeline.flows import ENROLLMENT_EVENTS, SilverSettings
+from lakehouse.pipeline.silver import checkpoint, follow_flow, run_flow
 from lakehouse.storage import delta, files
 
 TABLE = "bronze.enrollment_events"
@@ -71,14 +71,7 @@ def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, e
             .option("kinesis.maxFetchRecordsPerShard", str(stream.max_records_per_shard))
             .option("kinesis.failOnDataLoss", str(stream.fail_on_data_loss).lower())
         )
-        return reader.load().select(
-            F.col("data"),
-            F.col("streamName").alias("stream"),
-            F.lit(None).cast("string").alias("shard_id"),
-            F.col("sequenceNumber").alias("sequence_number"),
-            F.col("partitionKey").alias("partition_key"),
-            F.col("approximateArrivalTimestamp").alias("approximate_arrival_timestamp"),
-        )
+        return from_aws_connector(reader.load())
     raise ConfigError(f"stream.format must be 'lakehouse-kinesis' or 'aws-kinesis', got '{stream.format}'")
 
 
@@ -87,7 +80,7 @@ def stream_checkpoint(root: str) -> str:
 
 
 def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on_data_loss: bool,
-                          report: StepReport) -> None:
+                          progress: Progress) -> None:
     """A checkpoint belongs to one stream: refuse one written for a stream since deleted and re-created.
 
     Kinesis sequence numbers start over in a re-created stream, so an old checkpoint would skip its
@@ -105,19 +98,30 @@ def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on
                    "longer holds")
         if fail_on_data_loss:
             raise SourceError(message + "; set stream.fail_on_data_loss: false to start over")
-        report.progress("warning: " + message + "; starting over from the stream's start position")
+        progress("warning: " + message + "; starting over from the stream's start position")
         files.rename(spark, location, f"{location}.replaced-{int(time.time())}")
     elif files.exists(spark, location):
-        report.progress("stream checkpoint has no stream identity yet; recording it")
+        progress("stream checkpoint has no stream identity yet; recording it")
     files.write_text(spark, marker, identity)
 
 
-def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, report: StepReport,
-               available_now: bool, trigger_seconds: int, timeout_seconds: float | None = None) -> None:
-    """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`."""
+def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, progress: Progress,
+               available_now: bool, trigger_seconds: int, timeout_seconds: float | None = None,
+               after_bronze_commit: Callable[[int], None] | None = None) -> StepResult:
+    """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`.
+
+    Args:
+        records: the Kinesis records as a streaming frame (`kinesis_records`).
+        after_bronze_commit: called with the batch id after each bronze append, before Spark
+            commits the batch (the tests crash the process there).
+
+    Returns:
+        Rows in: Kinesis records appended to bronze; rows out and quarantined: silver's.
+    """
     root = settings.root
     location = stream_checkpoint(root)
     delta.ensure(spark, root, TABLE)
+    bronze = StepResult()
     app_ids: list[str] = []
 
     def app_id() -> str:
@@ -133,22 +137,17 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         if batch.isEmpty():  # an empty batch commits nothing
             return
         before = delta.version(spark, root, TABLE)
-        delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE, app_id=app_id(),
-                  txn_version=batch_id)
-        report.commits[f"stream-{batch_id}"] = now()
+        delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE,
+                     app_id=app_id(), txn_version=batch_id)
         after = delta.version(spark, root, TABLE)
         if after is not None and after != before:
             records_in = delta.commit_rows(spark, root, TABLE, after)  # from the log: no second pass
-            report.batches.append((report.commits[f"stream-{batch_id}"], records_in))
-            report.rows_in += records_in
-            report.versions[TABLE] = after or 0
-            report.progress(f"stream batch {batch_id}: {records_in:,} records -> bronze")
+            bronze.add(StepResult(rows_in=records_in, versions={TABLE: after}))
+            progress(f"stream batch {batch_id}: {records_in:,} records -> bronze")
         else:
-            report.progress(f"stream batch {batch_id}: already in bronze (replayed batch)")
-        if os.environ.get("LAKEHOUSE_CRASH_AFTER_BRONZE_BATCH") == str(batch_id):
-            # Fault injection for the exactly-once test: die between the bronze commit and Spark's
-            # own batch commit, the worst moment for a crash.
-            os._exit(137)
+            progress(f"stream batch {batch_id}: already in bronze (replayed batch)")
+        if after_bronze_commit is not None:
+            after_bronze_commit(batch_id)
 
     trigger = "0 seconds" if available_now else f"{trigger_seconds} seconds"
     query = (
@@ -158,32 +157,30 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         .queryName("stream_enrollment_events")
         .start()
     )
-    # Silver reports into its own record: its rows in are bronze rows, not Kinesis records again.
-    silver_report = StepReport(report.run_id, "stream", _clock=report._clock)
-    try:
-        if available_now:
-            try:
-                query.processAllAvailable()
-            finally:
-                query.stop()
-            _raise_failure(query)
-            build_events(spark, settings, silver_report)
-            return
-        # Silver follows bronze less often than the stream triggers: on a small cluster it would
-        # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
-        silver = build_events(spark, settings, silver_report, every_seconds=max(10, 5 * trigger_seconds))
+    if available_now:
         try:
-            query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
+            query.processAllAvailable()
         finally:
-            stop_between_batches(query)
-            stop_between_batches(silver)
+            query.stop()
         _raise_failure(query)
-        _raise_failure(silver)
+        return bronze.add(_silver_part(run_flow(spark, ENROLLMENT_EVENTS, settings, progress)))
+    # Silver follows bronze less often than the stream triggers: on a small cluster it would
+    # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
+    silver, handler = follow_flow(spark, ENROLLMENT_EVENTS, settings, progress, max(10, 5 * trigger_seconds))
+    try:
+        query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
     finally:
-        report.rows_out += silver_report.rows_out
-        report.rows_quarantined += silver_report.rows_quarantined
-        report.versions.update(silver_report.versions)
-        report.quality.extend(silver_report.quality)
+        stop_between_batches(query)
+        stop_between_batches(silver)
+    _raise_failure(query)
+    _raise_failure(silver)
+    return bronze.add(_silver_part(handler.result))
+
+
+def _silver_part(silver: StepResult) -> StepResult:
+    """Silver's part of the stream step: its rows in are bronze rows, not Kinesis records again."""
+    return StepResult(rows_out=silver.rows_out, rows_quarantined=silver.rows_quarantined,
+                      versions=silver.versions, quality=silver.quality)
 
 
 def stop_between_batches(query: StreamingQuery, patience_seconds: float = 120.0) -> None:

@@ -2,8 +2,10 @@
 from lakehouse.quality.rules import (
     FAILED_RULES,
     Rule,
+    batch_summary,
     device_log_rules,
     enrollment_event_rules,
+    office_known,
     office_report_rules,
     passes,
     rule_counts,
@@ -13,8 +15,10 @@ from lakehouse.quality.rules import (
 __all__ = [
     "FAILED_RULES",
     "Rule",
+    "batch_summary",
     "device_log_rules",
     "enrollment_event_rules",
+    "office_known",
     "office_report_rules",
     "passes",
     "rule_counts",

@@ -33,12 +33,15 @@ class Rule:
         severity: "error" sends a failing row to quarantine; "warn" only counts it.
         prerequisite: when a prerequisite rule fails, the other rules are not evaluated on that
             row (a record that could not be parsed fails only "record_parseable").
+        valid_rows_only: a warn rule judging only the rows that pass every error rule (those that
+            reach silver), e.g. "office_known".
     """
 
     name: str
     expr: Column
     severity: Severity = "error"
     prerequisite: bool = False
+    valid_rows_only: bool = False
 
 
 def passes(rule: Rule) -> Column:
@@ -116,6 +119,13 @@ def device_log_rules() -> list[Rule]:
     ]
 
 
+def office_known(known_office_ids: list[str]) -> Rule:
+    """Warn rule: a valid event names an office silver knows (`known_office_ids`, e.g. the office
+    ids of `silver.offices`). The event stays valid; gold maps it to the UNKNOWN office."""
+    return Rule("office_known", F.coalesce(F.col("office_id").isin(*known_office_ids), F.lit(False)),
+                severity="warn", valid_rows_only=True)
+
+
 def _failed_names(rules: list[Rule]) -> Column:
     names = F.array(*[F.when(~passes(r), F.lit(r.name)) for r in rules]) if rules else F.array()
     return F.filter(names.cast("array<string>"), lambda name: name.isNotNull())
@@ -149,7 +159,8 @@ def rule_aggregates(rules: list[Rule], columns: list[str]) -> list[Column]:
     A rule is evaluated on the rows whose prerequisite rules pass (the prerequisites themselves on
     every row). On a frame that carries `_failed_rules` (`columns` names it), an error rule is
     counted from that list rather than evaluated again: the same count, without parsing the
-    row's timestamps and matching its patterns a second time.
+    row's timestamps and matching its patterns a second time. A `valid_rows_only` rule counts only
+    the rows whose `_failed_rules` is empty.
     """
     prerequisites = [r for r in rules if r.prerequisite]
     from_list = FAILED_RULES in columns and all(r.severity == "error" for r in prerequisites)
@@ -161,6 +172,8 @@ def rule_aggregates(rules: list[Rule], columns: list[str]) -> list[Column]:
     aggregates = []
     for i, rule in enumerate(rules):
         evaluated = F.lit(True) if rule.prerequisite else gate
+        if rule.valid_rows_only:
+            evaluated = evaluated & (F.size(FAILED_RULES) == 0)
         if from_list and rule.severity == "error":
             failed = F.array_contains(F.col(FAILED_RULES), rule.name)
             aggregates += [F.count_if(evaluated & ~failed).alias(f"passed_{i}"),
@@ -169,6 +182,20 @@ def rule_aggregates(rules: list[Rule], columns: list[str]) -> list[Column]:
             aggregates += [F.count_if(evaluated & passes(rule)).alias(f"passed_{i}"),
                            F.count_if(evaluated & ~passes(rule)).alias(f"failed_{i}")]
     return aggregates
+
+
+def batch_summary(validated: DataFrame, rules: list[Rule]) -> DataFrame:
+    """One row summing up a validated batch: `rows`, `valid` (no error rule failed) and the
+    `rule_aggregates` of `rules`, in one pass (a pure aggregation; the caller collects it).
+
+    Example: 3 rows, one with `_failed_rules` ["event_id_is_uuid"] -> rows 3, valid 2, and for that
+    rule passed 2, failed 1.
+    """
+    return validated.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.size(FAILED_RULES) == 0).alias("valid"),
+        *rule_aggregates(rules, validated.columns),
+    )
 
 
 def rule_results(counts: Row, rules: list[Rule]) -> list[tuple[str, str, int, int]]:

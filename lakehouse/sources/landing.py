@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.errors import SourceError
+from lakehouse.storage import files
 
 # landing sub-folder -> file name patterns it holds
 LANDING_KINDS: dict[str, tuple[str, ...]] = {
@@ -33,24 +34,17 @@ def landing_dir(root: str, kind: str) -> str:
     return f"{root.rstrip('/')}/landing/{kind}"
 
 
-def _exists(spark: SparkSession, path: str) -> bool:
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
-    return bool(fs.exists(hpath))
-
-
 def check_landing(spark: SparkSession, root: str) -> None:
     """Fail with a clear message when the landing folder itself is missing."""
     where = f"{root.rstrip('/')}/landing"
-    if not _exists(spark, where):
+    if not files.exists(spark, where):
         raise SourceError(f"landing folder not found: {where} (run `lakehouse generate` or copy files there)")
 
 
 def list_files(spark: SparkSession, root: str, kind: str) -> list[LandedFile]:
     """Every file under landing/<kind> matching the kind's patterns, sorted by path."""
     folder = landing_dir(root, kind)
-    if not _exists(spark, folder):
+    if not files.exists(spark, folder):
         return []
     found: dict[str, LandedFile] = {}
     for pattern in LANDING_KINDS[kind]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from lakehouse.config import DatabaseConfig
 from lakehouse.errors import SourceError
 
 
@@ -51,13 +50,14 @@ def connect(endpoint: Endpoint, what: str = "database"):  # type: ignore[no-unty
         raise SourceError(f"{what} unreachable at {endpoint.host}:{endpoint.port}: {first}") from None
 
 
-def jdbc_endpoint(config: DatabaseConfig, password: str | None, section: str) -> Endpoint:
-    """The database `config.jdbc_url` names (RDS), checked to answer now, so an unreachable one is
-    a one-line error rather than a JVM trace later. `section` names the config section in errors."""
-    if not config.jdbc_url:
+def jdbc_endpoint(jdbc_url: str | None, database: str, user: str, password: str | None, section: str) -> Endpoint:
+    """The database `jdbc_url` names (RDS; `database` when the URL names none), checked to answer
+    now, so an unreachable one is a one-line error rather than a JVM trace later. `section` names
+    the config section in errors."""
+    if not jdbc_url:
         raise SourceError(f"{section}.jdbc_url must be set when {section}.mode is 'jdbc'")
-    parsed = urlparse(config.jdbc_url.removeprefix("jdbc:"))
-    endpoint = Endpoint(parsed.hostname or "", parsed.port or 5432, parsed.path.lstrip("/") or config.database,
-                        config.user, password)
+    parsed = urlparse(jdbc_url.removeprefix("jdbc:"))
+    endpoint = Endpoint(parsed.hostname or "", parsed.port or 5432, parsed.path.lstrip("/") or database, user,
+                        password)
     connect(endpoint, f"{section} database").close()
     return endpoint

@@ -28,21 +28,16 @@ CREATE TABLE IF NOT EXISTS operators (
 CREATE INDEX IF NOT EXISTS operators_updated_at ON operators (updated_at);
 """
 
-REGISTRY_COLUMNS = {
-    "offices": ["office_id", "name", "region", "district", "opened_on", "updated_at"],
-    "operators": ["operator_id", "office_id", "full_name", "role", "updated_at"],
-}
 
-
-def read_changes(spark: SparkSession, endpoint: Endpoint, table: str, since: datetime | None) -> DataFrame:
-    """Rows of `table` with `updated_at >= since` (all rows when `since` is None).
+def read_changes(spark: SparkSession, endpoint: Endpoint, table: str, columns: list[str],
+                 since: datetime | None) -> DataFrame:
+    """`columns` of the rows of `table` with `updated_at >= since` (all rows when `since` is None).
 
     `>=` rather than `>`: a row committed later with the same `updated_at` as the watermark is
     still seen; the caller drops the (key, updated_at) pairs bronze already holds.
     """
-    columns = ", ".join(REGISTRY_COLUMNS[table])
     where = f" WHERE updated_at >= TIMESTAMPTZ '{since.isoformat()}+00:00'" if since else ""
-    query = f"SELECT {columns} FROM {table}{where}"
+    query = f"SELECT {', '.join(columns)} FROM {table}{where}"
     reader = spark.read.format("jdbc").option("url", endpoint.jdbc_url).option("query", query)
     for key, value in endpoint.jdbc_properties().items():
         reader = reader.option(key, value)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse.bronze.kinesis_records import bronze_stream_events
+from lakehouse.bronze.kinesis_records import bronze_kinesis_events
+from lakehouse.pipeline.clock import moment
 from lakehouse.silver.events import quarantine_enrollment_events, validate_enrollment_events
 from lakehouse.storage import delta
 
@@ -41,11 +42,11 @@ def test_a_micro_batch_after_the_first_compiles_no_new_code(spark: SparkSession,
 
     def batch(n: int) -> None:
         records = spark.createDataFrame(_records(n), RECORDS)
-        delta.append(bronze_stream_events(records, f"stream-{n}"), root, "bronze.enrollment_events",
-                  app_id="test", txn_version=n)
+        delta.append(bronze_kinesis_events(records, f"stream-{n}", moment(spark)), root, "bronze.enrollment_events",
+                     app_id="test", txn_version=n)
         bronze = delta.read(spark, root, "bronze.enrollment_events").filter(f"_batch_id = 'stream-{n}'")
-        delta.insert_new(spark, quarantine_enrollment_events(validate_enrollment_events(bronze, 10)), root,
-                      "quarantine.enrollment_events", ("_source",))
+        quarantine = quarantine_enrollment_events(validate_enrollment_events(bronze, 10), moment(spark))
+        delta.insert_new(spark, quarantine, root, "quarantine.enrollment_events", ("_source",))
 
     for n in range(3):  # the first commits of a new table take paths of their own
         batch(n)

@@ -43,12 +43,13 @@ def test_clean_device_logs(spark: SparkSession) -> None:
 
 
 def test_quarantine_device_logs(spark: SparkSession) -> None:
-    quarantine = quarantine_device_logs(_validated(spark))
+    at = dt.datetime(2026, 11, 21, 7, 30)  # the moment of quarantine, pinned (UTC)
+    quarantine = quarantine_device_logs(_validated(spark), spark.createDataFrame([(at,)], "moment timestamp"))
     expected = spark.createDataFrame([
-        ("logs/dev-1.jsonl:3", "{}", ["ts_parseable"]),
-        ("logs/dev-1.jsonl:4", "{}", ["device_id_present"]),
-        ("logs/dev-1.jsonl:5", "level=INFO", ["record_parseable"]),
-    ], "_source string, _raw string, _failed_rules array<string>")
-    assert_df_equality(quarantine.select("_source", "_raw", "_failed_rules"), expected,
+        ("logs/dev-1.jsonl:3", "{}", ["ts_parseable"], at),
+        ("logs/dev-1.jsonl:4", "{}", ["device_id_present"], at),
+        ("logs/dev-1.jsonl:5", "level=INFO", ["record_parseable"], at),
+    ], "_source string, _raw string, _failed_rules array<string>, _quarantined_at timestamp")
+    assert_df_equality(quarantine.select("_source", "_raw", "_failed_rules", "_quarantined_at"), expected,
                        ignore_nullable=True, ignore_row_order=True)
     assert quarantine.columns == schema("quarantine.device_logs").fieldNames()

@@ -147,19 +147,19 @@ def test_clean_biometric_validations(spark: SparkSession, validated: DataFrame) 
 
 
 def test_quarantine_holds_every_failing_arrival(spark: SparkSession, validated: DataFrame) -> None:
-    quarantine = quarantine_enrollment_events(validated)
+    at = dt.datetime(2026, 11, 21, 6, 30, 0, 250000)  # the moment of quarantine, pinned (UTC)
+    quarantine = quarantine_enrollment_events(validated, spark.createDataFrame([(at,)], "moment timestamp"))
     assert _names_and_types(quarantine) == _names_and_types(
         spark.createDataFrame([], schema("quarantine.enrollment_events"))
     )
     expected = spark.createDataFrame([
-        ("stream/shard-1/0003", "{}", ["national_id_format"]),
-        ("stream/shard-1/0004", "{}", ["channel_known"]),
-        ("stream/shard-1/0009", "{}", ["score_in_range"]),
-        ("events/backfill.jsonl:7", '{"event_id": "aaa', ["record_parseable"]),
-    ], "_source string, _raw string, _failed_rules array<string>")
-    assert_df_equality(quarantine.select("_source", "_raw", "_failed_rules"), expected,
+        ("stream/shard-1/0003", "{}", ["national_id_format"], at),
+        ("stream/shard-1/0004", "{}", ["channel_known"], at),
+        ("stream/shard-1/0009", "{}", ["score_in_range"], at),
+        ("events/backfill.jsonl:7", '{"event_id": "aaa', ["record_parseable"], at),
+    ], "_source string, _raw string, _failed_rules array<string>, _quarantined_at timestamp")
+    assert_df_equality(quarantine.select("_source", "_raw", "_failed_rules", "_quarantined_at"), expected,
                        ignore_nullable=True, ignore_row_order=True)
-    assert quarantine.filter(F.col("_quarantined_at").isNull()).isEmpty()
 
 
 def test_silver_holds_no_raw_personal_data(validated: DataFrame) -> None:

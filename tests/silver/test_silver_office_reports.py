@@ -6,7 +6,6 @@ from typing import Any
 
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from lakehouse.contract import BRONZE_OFFICE_REPORTS, schema
 from lakehouse.silver.office_reports import clean_office_reports, quarantine_office_reports, validate_office_reports
@@ -70,16 +69,16 @@ def test_failing_rows_go_to_quarantine(spark: SparkSession) -> None:
         {"_source": "a.csv:5", "report_date": "2026-11-31"},
     ])
     validated = validate_office_reports(bronze)
-    quarantine = quarantine_office_reports(validated)
+    at = dt.datetime(2026, 11, 21, 7, 0, 1)  # the moment of quarantine, pinned (UTC)
+    quarantine = quarantine_office_reports(validated, spark.createDataFrame([(at,)], "moment timestamp"))
     expected = spark.createDataFrame([
-        ("a.csv:3", "2026-11-20,OF-1,8,10", ["record_parseable"]),
-        ("a.csv:4", "", ["counts_non_negative", "attended_not_above_scheduled"]),
-        ("a.csv:5", "", ["report_date_parseable"]),
-    ], "_source string, _raw string, _failed_rules array<string>")
-    assert_df_equality(quarantine.select("_source", "_raw", "_failed_rules"), expected,
+        ("a.csv:3", "2026-11-20,OF-1,8,10", ["record_parseable"], at),
+        ("a.csv:4", "", ["counts_non_negative", "attended_not_above_scheduled"], at),
+        ("a.csv:5", "", ["report_date_parseable"], at),
+    ], "_source string, _raw string, _failed_rules array<string>, _quarantined_at timestamp")
+    assert_df_equality(quarantine.select("_source", "_raw", "_failed_rules", "_quarantined_at"), expected,
                        ignore_nullable=True, ignore_row_order=True)
     assert quarantine.columns == schema("quarantine.office_reports").fieldNames()
-    assert quarantine.filter(F.col("_quarantined_at").isNull()).isEmpty()
     assert_df_equality(
         clean_office_reports(validated),
         _silver(spark, [(dt.date(2026, 11, 20), "OF-1", 8.0, 10, 9, None, "a.csv:2", T0)]),

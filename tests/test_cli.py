@@ -1,12 +1,14 @@
 """The command line: one clear line and a non-zero exit on bad input, never a Java stack trace."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
+from lakehouse.storage import delta
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -41,6 +43,29 @@ def test_unknown_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown table 'gold.nope'" in _error(capsys)
 
 
-def test_show_prints_a_table(spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_of_a_table_not_built_yet(spark: SparkSession, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--root", str(tmp_path), "show", "gold.kpi_enrollments_daily"]) == 1
-    assert "not built yet" in capsys.readouterr().out
+    assert "gold.kpi_enrollments_daily: not built yet" in capsys.readouterr().out
+
+
+def test_show_prints_the_filtered_rows_as_a_table(spark: SparkSession, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [(dt.date(2026, 10, 1), "NORTE", "web", 1200, 900, 3, 0.75),
+            (dt.date(2026, 10, 1), "SUR", "web", 10, 5, 0, 0.5),
+            (dt.date(2026, 10, 2), "NORTE", "mobile", 4, 1, 0, 0.25)]
+    delta.overwrite(spark.createDataFrame(rows, "date date, region string, channel string, enrollments_started bigint, "
+                                                "enrollments_completed bigint, enrollments_cancelled bigint, "
+                                                "completion_rate double"), str(tmp_path), "gold.kpi_enrollments_daily")
+    argv = ["--root", str(tmp_path), "show", "gold.kpi_enrollments_daily", "--where", "region = 'NORTE'"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # the NORTE rows only, thousands separated, rates to 3 decimals, columns padded to the widest cell
+    assert len(lines[0]) == len(lines[1]) == len(lines[2]) == len(lines[3])
+    assert [line.split() for line in lines[:2]] + sorted(line.split() for line in lines[2:]) == [
+        ["date", "region", "channel", "enrollments_started", "enrollments_completed", "enrollments_cancelled",
+         "completion_rate"],
+        ["----------", "------", "-------", "-------------------", "---------------------", "---------------------",
+         "---------------"],
+        ["2026-10-01", "NORTE", "web", "1,200", "900", "3", "0.750"],
+        ["2026-10-02", "NORTE", "mobile", "4", "1", "0", "0.250"]]

@@ -9,7 +9,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.errors import SourceError
-from lakehouse.ops.runs import StepReport
+from lakehouse.ops.results import StepResult, no_progress
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.sources.postgres import Endpoint, connect
 from lakehouse.storage import delta
@@ -42,10 +42,8 @@ def _offices(endpoint: Endpoint, rows: list[tuple]) -> None:
             "SET region = EXCLUDED.region, updated_at = EXCLUDED.updated_at", rows)
 
 
-def _ingest(spark: SparkSession, root: Path, endpoint: Endpoint | None, run: str) -> StepReport:
-    report = StepReport(run, "ingest")
-    ingest(spark, str(root), endpoint, report)
-    return report
+def _ingest(spark: SparkSession, root: Path, endpoint: Endpoint | None, run: str) -> StepResult:
+    return ingest(spark, str(root), endpoint, run, no_progress)
 
 
 def test_every_record_once_and_a_rerun_ingests_nothing(spark: SparkSession, tmp_path: Path,

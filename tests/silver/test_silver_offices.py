@@ -36,5 +36,8 @@ def test_offices_scd2_versions(spark: SparkSession) -> None:
 
 def test_offices_scd2_of_nothing_is_empty(spark: SparkSession) -> None:
     out = offices_scd2(spark.createDataFrame([], BRONZE_OFFICES))
-    assert out.columns == schema("silver.offices").fieldNames()
+    assert [(f.name, f.dataType.simpleString()) for f in out.schema.fields] == [
+        ("office_id", "string"), ("name", "string"), ("region", "string"), ("district", "string"),
+        ("opened_on", "date"), ("updated_at", "timestamp"), ("valid_from", "timestamp"),
+        ("valid_to", "timestamp"), ("is_current", "boolean")]
     assert out.isEmpty()

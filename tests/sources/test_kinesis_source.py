@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 import time
 import uuid
@@ -30,128 +29,16 @@ from pyspark.sql.streaming import StreamingQuery
 from lakehouse.aws.clients import LOCAL_CREDENTIALS
 from lakehouse.errors import SourceError
 from lakehouse.local.aws import LocalAws
-from lakehouse.sources.kinesis import KinesisDataLossError, KinesisStreamReader, ShardReader, register
+from lakehouse.sources.kinesis import KinesisDataLossError, register
+from lakehouse.sources.kinesis.data_source import KinesisStreamReader
+from lakehouse.sources.kinesis.offsets import ShardInfo, make_offset
+from lakehouse.sources.kinesis.options import KinesisOptions
+from lakehouse.sources.kinesis.shard_reader import ShardReader
 from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
-from lakehouse.sources.kinesis_shards import (
-    KinesisOptions,
-    ShardInfo,
-    backoff_seconds,
-    checkpoint_lost,
-    iterator_args,
-    lineage_order,
-    make_offset,
-    parents_finished,
-    seq_key,
-)
 
 Key = tuple[str, str]  # (shard id, sequence number)
 LOW, HIGH = "1", str(2**127 + 1)  # explicit hash keys: first and second half of the key space
 SHARD = [f"shardId-{i:012d}" for i in range(6)]
-
-
-# ---------------------------------------------------------------- pure pieces, no stream, no Spark
-
-
-def test_sequence_numbers_compare_as_integers() -> None:
-    real = "49590338271490256608559692538361571095921575989136588898"
-    assert seq_key("10") > seq_key("9")  # as text "9" > "10"
-    assert seq_key(real) > seq_key("9" * 40)
-    assert sorted(["10", "9", "100"], key=seq_key) == ["9", "10", "100"]
-
-
-def test_shard_info_reads_lineage_and_end() -> None:
-    merged = ShardInfo.from_listing({
-        "ShardId": "c", "ParentShardId": "a", "AdjacentParentShardId": "b",
-        "SequenceNumberRange": {"StartingSequenceNumber": "5", "EndingSequenceNumber": "12"},
-    })
-    assert merged == ShardInfo("c", ("a", "b"), "12")
-    assert not merged.read_to_end(None)
-    assert not merged.read_to_end("9")
-    assert merged.read_to_end("12") and merged.read_to_end("100")
-    assert not ShardInfo.from_listing({"ShardId": "o", "SequenceNumberRange": {}}).read_to_end("100")
-
-
-def test_lineage_order_puts_parents_before_children_whatever_their_ids() -> None:
-    listing = {
-        "z-root": ShardInfo("z-root"),
-        "b-left": ShardInfo("b-left", ("z-root",)),
-        "a-right": ShardInfo("a-right", ("z-root",)),
-        "0-merged": ShardInfo("0-merged", ("b-left", "a-right")),
-        "m-orphan": ShardInfo("m-orphan", ("expired-parent",)),
-    }
-    order = lineage_order(listing)
-    assert sorted(order) == sorted(listing)
-    pos = {sid: i for i, sid in enumerate(order)}
-    for sid, info in listing.items():
-        assert all(pos[p] < pos[sid] for p in info.parents if p in listing)
-
-
-def test_parents_finished_waits_for_every_listed_parent() -> None:
-    listing = {s: ShardInfo(s) for s in ("a", "b")}
-    child = ShardInfo("c", ("a", "b"))
-    assert not parents_finished(child, {}, listing)
-    assert not parents_finished(child, {"a": {"done": True}, "b": {"seq": "4"}}, listing)
-    assert parents_finished(child, {"a": {"done": True}, "b": {"done": True, "seq": "4"}}, listing)
-    # a parent gone from the stream and never read by this query has nothing left to wait for
-    assert parents_finished(ShardInfo("c", ("gone",)), {}, listing)
-    assert not parents_finished(ShardInfo("c", ("gone",)), {"gone": {"seq": "3"}}, listing)
-
-
-def test_checkpoint_lost_only_when_older_than_oldest_retained() -> None:
-    assert checkpoint_lost("10", "15")
-    assert not checkpoint_lost("15", "15")
-    assert not checkpoint_lost("20", "15")
-    assert not checkpoint_lost("9", None)  # an empty open shard gives no evidence
-    assert checkpoint_lost("9", None, ending_seq="12")  # an emptied closed shard ended after the checkpoint
-    assert not checkpoint_lost("12", None, ending_seq="12")
-    assert checkpoint_lost("9", "10")  # integers, not text ("9" > "10" as text)
-
-
-def test_iterator_args_continue_after_the_last_number_or_at_the_start() -> None:
-    assert iterator_args({"type": "TRIM_HORIZON"}, "7") == {
-        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": "7"}
-    assert iterator_args({"type": "TRIM_HORIZON"}, None) == {"ShardIteratorType": "TRIM_HORIZON"}
-    at = iterator_args({"type": "AT_TIMESTAMP", "timestamp": "2026-01-02T03:04:05+00:00"}, None)
-    assert at["ShardIteratorType"] == "AT_TIMESTAMP"
-    assert at["Timestamp"].timestamp() == 1767323045.0
-
-
-def test_offsets_serialise_the_same_whatever_the_insertion_order() -> None:
-    start = {"type": "TRIM_HORIZON"}
-    one = make_offset(start, {"s-2": {"seq": "3"}, "s-1": {"seq": "9", "done": True}})
-    two = make_offset(start, {"s-1": {"done": True, "seq": "9"}, "s-2": {"seq": "3"}})
-    assert json.dumps(one) == json.dumps(two)
-    assert json.loads(json.dumps(one)) == one
-
-
-def test_backoff_is_full_jitter_capped_and_varied() -> None:
-    rng = random.Random(1)
-    for attempt in range(12):
-        ceiling = min(2.0, 0.1 * 2**attempt)
-        delays = [backoff_seconds(attempt, 0.1, 2.0, rng) for _ in range(50)]
-        assert all(0.0 <= d <= ceiling for d in delays)
-        assert len(set(delays)) > 40  # jittered, not lock-step
-    assert max(backoff_seconds(30, 0.1, 2.0, rng) for _ in range(200)) <= 2.0
-
-
-def test_options_are_checked_with_clear_messages() -> None:
-    with pytest.raises(SourceError, match="streamName"):
-        KinesisOptions.parse({"region": "eu-west-1"})
-    with pytest.raises(SourceError, match="maxRecordsPerShard"):
-        KinesisOptions.parse({"streamName": "s", "maxRecordsPerShard": "0"})
-    with pytest.raises(SourceError, match="startingTimestamp"):
-        KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP"})
-    opts = KinesisOptions.parse({"streamname": "s", "FAILONDATALOSS": "false", "faultsTrimBefore": '{"sh": "15"}'})
-    assert (opts.max_records_per_shard, opts.max_retries, opts.fail_on_data_loss) == (2000, 8, False)
-    assert opts.faults is not None and opts.faults.trim_before == {"sh": "15"}
-    assert KinesisOptions.parse({"streamName": "s"}).start() == {"type": "TRIM_HORIZON"}
-    before = time.time()
-    latest = KinesisOptions.parse({"streamName": "s", "startingPosition": "latest"}).start()
-    assert latest["type"] == "AT_TIMESTAMP"
-    assert before - 1 <= datetime.fromisoformat(latest["timestamp"]).timestamp() <= time.time() + 1
-    naive = KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP",
-                                  "startingTimestamp": "2026-01-02T03:04:05"}).start()
-    assert naive == {"type": "AT_TIMESTAMP", "timestamp": "2026-01-02T03:04:05+00:00"}
 
 
 # ---------------------------------------------------------------- helpers against the moto server
@@ -498,9 +385,9 @@ def test_records_read_ahead_between_batches_are_read_once_in_order(local_aws: Lo
     batches, start = reader.read(start)
     rows = _tuples(batches)
     deadline = time.monotonic() + 10
-    while len(reader.shards._live[SHARD[0]].records) < 5 and time.monotonic() < deadline:
+    while len(reader.shards.ahead.live[SHARD[0]].records) < 5 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert len(reader.shards._live[SHARD[0]].records) == 5  # the next batch, read ahead; no more
+    assert len(reader.shards.ahead.live[SHARD[0]].records) == 5  # the next batch, read ahead; no more
     later = _put(kinesis, stream, 10)
     rows += [row for _, batch_rows, _ in _read_all(reader, start) for row in batch_rows]
     expected = sorted([*first, *later], key=lambda key: int(key[1]))

@@ -114,7 +114,7 @@ def stream_identity(config: Config, endpoint: str | None) -> str:
 
 
 def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger_seconds: int | None = None,
-               timeout_seconds: float | None = None, faults: str | None = None) -> StepReport:
+               timeout_seconds: float | None = None) -> StepReport:
     """Kinesis -> bronze -> silver: drained and stopped, or continuous for `timeout_seconds`."""
     from lakehouse.pipeline.stream import check_stream_identity, kinesis_records
     from lakehouse.pipeline.stream import run_stream as stream_into_bronze
@@ -125,7 +125,7 @@ def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger
         endpoint = aws_endpoint(config)
         check_stream_identity(spark, config.root, stream_identity(config, endpoint), config.stream.fail_on_data_loss,
                               report)
-        records = kinesis_records(spark, config.stream, config.aws, endpoint, faults)
+        records = kinesis_records(spark, config.stream, config.aws, endpoint)
         stream_into_bronze(spark, records, settings, report, available_now,
                            trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
 

@@ -31,8 +31,7 @@ from lakehouse.storage import delta, files
 TABLE = "bronze.enrollment_events"
 
 
-def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, endpoint_url: str | None,
-                    faults: str | None = None) -> DataFrame:
+def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, endpoint_url: str | None) -> DataFrame:
     """The stream as a streaming DataFrame with the columns of `KINESIS_COLUMNS`, whichever connector.
 
     `lakehouse-kinesis` is this project's source (Python data source API, any Spark 4.1); on EMR,
@@ -55,8 +54,6 @@ def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, e
             reader = reader.option("startingTimestamp", stream.starting_timestamp)
         if endpoint_url:
             reader = reader.option("endpointUrl", endpoint_url)
-        if faults:
-            reader = reader.option("faults", faults)
         return reader.load().select(*KINESIS_COLUMNS)
     if stream.format == "aws-kinesis":
         position = stream.starting_position

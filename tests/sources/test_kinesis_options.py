@@ -17,9 +17,8 @@ def test_options_are_checked_with_clear_messages() -> None:
         KinesisOptions.parse({"streamName": "s", "maxRecordsPerShard": "0"})
     with pytest.raises(SourceError, match="startingTimestamp"):
         KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP"})
-    opts = KinesisOptions.parse({"streamname": "s", "FAILONDATALOSS": "false", "faultsTrimBefore": '{"sh": "15"}'})
+    opts = KinesisOptions.parse({"streamname": "s", "FAILONDATALOSS": "false"})
     assert (opts.max_records_per_shard, opts.max_retries, opts.fail_on_data_loss) == (2000, 8, False)
-    assert opts.faults is not None and opts.faults.trim_before == {"sh": "15"}
     assert KinesisOptions.parse({"streamName": "s"}).start() == {"type": "TRIM_HORIZON"}
     before = time.time()
     latest = KinesisOptions.parse({"streamName": "s", "startingPosition": "latest"}).start()

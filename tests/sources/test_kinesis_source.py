@@ -4,11 +4,12 @@ Every test makes its own stream and puts records with boto3; the expected record
 (shard id, sequence number) pairs the put_record answers returned, never the source's own reads.
 Queries run with a processingTime trigger and `processAllAvailable()`: Spark 4.1 plans only one
 micro-batch per Trigger.AvailableNow run for Python sources, and these tests need the backlog drained.
+Faults moto never makes come from `faults.kinesis` (tests/faults: tests/ is on sys.path through its
+conftest), injected into the product's reader from here.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 import uuid
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from faults.kinesis import FaultInjectingKinesis, FaultPlan, FaultyKinesisStreamReader, journal_counts, register_faulty
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -29,12 +31,11 @@ from pyspark.sql.streaming import StreamingQuery
 from lakehouse.aws.clients import LOCAL_CREDENTIALS
 from lakehouse.errors import SourceError
 from lakehouse.local.aws import LocalAws
-from lakehouse.sources.kinesis import KinesisDataLossError, register
+from lakehouse.sources.kinesis import FORMAT, KinesisDataLossError, register
 from lakehouse.sources.kinesis.data_source import KinesisStreamReader
 from lakehouse.sources.kinesis.offsets import ShardInfo, make_offset
 from lakehouse.sources.kinesis.options import KinesisOptions
 from lakehouse.sources.kinesis.shard_reader import ShardReader
-from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
 
 Key = tuple[str, str]  # (shard id, sequence number)
 LOW, HIGH = "1", str(2**127 + 1)  # explicit hash keys: first and second half of the key space
@@ -100,8 +101,11 @@ def _options(local_aws: LocalAws, stream: str, **extra: str) -> dict[str, str]:
     return {"streamName": stream, "endpointUrl": local_aws.url, "region": "us-east-1", "retryBaseMillis": "1", **extra}
 
 
-def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> StreamingQuery:
-    """A query appending every micro-batch, with its batch id, to parquet under tmp_path."""
+def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path, source: str = FORMAT) -> StreamingQuery:
+    """A query appending every micro-batch, with its batch id, to parquet under tmp_path.
+
+    `source` is the format to read: the product's, or one `register_faulty` made.
+    """
     register(spark)
     out = str(tmp_path / "out")
 
@@ -109,14 +113,14 @@ def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> Stre
         batch.withColumn("batch_id", F.lit(batch_id)).write.mode("append").parquet(out)
 
     return (
-        spark.readStream.format("lakehouse-kinesis").options(**options).load()
+        spark.readStream.format(source).options(**options).load()
         .writeStream.foreachBatch(append).option("checkpointLocation", str(tmp_path / "checkpoint"))
         .trigger(processingTime="0 seconds").start()
     )
 
 
-def _drain(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> StreamingQuery:
-    query = _start(spark, options, tmp_path)
+def _drain(spark: SparkSession, options: dict[str, str], tmp_path: Path, source: str = FORMAT) -> StreamingQuery:
+    query = _start(spark, options, tmp_path, source)
     try:
         query.processAllAvailable()
     finally:
@@ -268,9 +272,14 @@ def test_injected_faults_lose_and_repeat_nothing(
 ) -> None:
     stream = _stream(kinesis, 2)
     expected = _put(kinesis, stream, 40)
-    faults = "throttle_every=3,expire_every=4,limit_every=5"
-    _drain(spark, _options(local_aws, stream, maxRecordsPerShard="7", faults=faults), tmp_path)
+    journal = tmp_path / "faults"
+    faulty = register_faulty(spark, FaultPlan(throttle_every=3, expire_every=4, limit_every=5), journal)
+    _drain(spark, _options(local_aws, stream, maxRecordsPerShard="7"), tmp_path, faulty)
     _exactly(_rows(spark, tmp_path), expected)
+    # the faults happened where the source reads, in Spark's Python workers, each kind of them
+    injected = journal_counts(journal)
+    assert set(injected) == {"ProvisionedThroughputExceededException", "ExpiredIteratorException",
+                             "LimitExceededException"}
 
 
 def test_a_stream_that_always_throttles_fails_after_max_retries(
@@ -280,7 +289,8 @@ def test_a_stream_that_always_throttles_fails_after_max_retries(
     _put(kinesis, stream, 3)
     started = time.monotonic()
     with pytest.raises(StreamingQueryException, match="ProvisionedThroughputExceededException after 3 retries"):
-        _drain(spark, _options(local_aws, stream, faults="throttle_every=1", maxRetries="3"), tmp_path)
+        _drain(spark, _options(local_aws, stream, maxRetries="3"), tmp_path,
+               register_faulty(spark, FaultPlan(throttle_every=1)))
     assert time.monotonic() - started < 60
 
 
@@ -293,14 +303,14 @@ def test_data_loss_fails_loudly_or_continues_from_the_oldest_retained_record(
     second = _put(kinesis, stream, 10)
     seqs = sorted((int(seq) for _, seq in second))
     checkpoint, oldest = max(int(seq) for _, seq in first), str(seqs[4])  # five unread records "trimmed"
-    trimmed = _options(local_aws, stream, faultsTrimBefore=json.dumps({SHARD[0]: oldest}))
+    trimmed = register_faulty(spark, FaultPlan(trim_before={SHARD[0]: oldest}))
     message = (f"stream '{stream}' shard '{SHARD[0]}': the checkpoint resumes after sequence number "
                f"{checkpoint}, but the oldest record the stream still retains is {oldest}")
     with pytest.raises(StreamingQueryException, match=re.escape(message)):
-        _drain(spark, trimmed, tmp_path)
+        _drain(spark, _options(local_aws, stream), tmp_path, trimmed)
     assert _keys(_rows(spark, tmp_path)) == Counter(dict.fromkeys(first, 1))  # nothing skipped silently
 
-    _drain(spark, {**trimmed, "failOnDataLoss": "false"}, tmp_path)
+    _drain(spark, _options(local_aws, stream, failOnDataLoss="false"), tmp_path, trimmed)
     retained = {k: v for k, v in second.items() if int(k[1]) >= int(oldest)}
     _exactly(_rows(spark, tmp_path), first | retained)
 
@@ -368,7 +378,8 @@ def test_replay_between_offsets_is_deterministic(local_aws: LocalAws, kinesis: A
 def test_reader_survives_injected_faults_and_they_really_happen(local_aws: LocalAws, kinesis: Any) -> None:
     stream = _stream(kinesis, 2)
     expected = _put(kinesis, stream, 30)
-    reader = _reader(local_aws, stream, maxRecordsPerShard="4", faults="throttle_every=3,expire_every=4,limit_every=5")
+    plan = FaultPlan(throttle_every=3, expire_every=4, limit_every=5)
+    reader = FaultyKinesisStreamReader(KinesisOptions.parse(_options(local_aws, stream, maxRecordsPerShard="4")), plan)
     reads = list(_read_all(reader, reader.initialOffset()))
     got = [(row[2], row[3]) for _, rows, _ in reads for row in rows]
     assert sorted(got) == sorted(expected) and len(got) == len(set(got))

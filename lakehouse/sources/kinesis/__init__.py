@@ -19,11 +19,10 @@ the format from `StreamConfig.format` and keeps one code path above the source.
 Options (all strings): streamName (required), region, endpointUrl (a local stand-in; uses
 LOCAL_CREDENTIALS), startingPosition TRIM_HORIZON|LATEST|AT_TIMESTAMP (+ startingTimestamp),
 maxRecordsPerShard (per micro-batch, default 2000), failOnDataLoss (default true), maxRetries
-(default 8), retryBaseMillis / retryMaxMillis (back-off, default 100 / 5000), and for tests and
-chaos runs: faults (a `parse_faults` spec) and faultsTrimBefore (JSON shard id -> oldest retained
-sequence number). Between micro-batches a thread reads open shards ahead (prefetch, default true;
-at most maxRecordsPerShard records and prefetchMaxBytes, default 64 MiB, per shard; a shard at its
-tip polled every prefetchIntervalMillis, default 500), so a batch finds its records already read.
+(default 8), retryBaseMillis / retryMaxMillis (back-off, default 100 / 5000). Between micro-batches
+a thread reads open shards ahead (prefetch, default true; at most maxRecordsPerShard records and
+prefetchMaxBytes, default 64 MiB, per shard; a shard at its tip polled every prefetchIntervalMillis,
+default 500), so a batch finds its records already read.
 
 The rooms: `options` (parsing them), `offsets` (offsets, shard lineage, end-of-shard rules),
 `client` (the boto3 client, calls retried with back-off), `shard_reader` (reading one shard: iterators,

@@ -15,7 +15,6 @@ from lakehouse.aws import clients
 from lakehouse.config import AwsConfig
 from lakehouse.errors import SourceError
 from lakehouse.sources.kinesis.options import KinesisOptions
-from lakehouse.sources.kinesis_faults import FaultInjectingKinesis
 
 PAGE_LIMIT = 10_000  # GetRecords' own maximum
 
@@ -26,8 +25,7 @@ _TRANSIENT = {"InternalFailure", "ServiceUnavailable", "InternalServerError", "K
 
 def kinesis_client(opts: KinesisOptions) -> Any:
     """A boto3 Kinesis client for the options' region (and endpointUrl, a local stand-in)."""
-    kinesis = clients.client("kinesis", AwsConfig(region=opts.region), opts.endpoint_url)
-    return FaultInjectingKinesis(kinesis, opts.faults) if opts.faults is not None else kinesis
+    return clients.client("kinesis", AwsConfig(region=opts.region), opts.endpoint_url)
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:

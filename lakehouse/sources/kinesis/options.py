@@ -4,15 +4,12 @@ Nothing here talks to Kinesis, so it is tested without a stream or a SparkSessio
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lakehouse.errors import SourceError
-from lakehouse.sources.kinesis_faults import FaultPlan, parse_faults
 
 FORMAT = "lakehouse-kinesis"
 _POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
@@ -32,7 +29,6 @@ class KinesisOptions:
     max_retries: int = 8
     retry_base_seconds: float = 0.1
     retry_max_seconds: float = 5.0
-    faults: FaultPlan | None = None
     prefetch: bool = True
     prefetch_interval_seconds: float = 0.5
     prefetch_max_bytes: int = 64 * 2**20
@@ -60,7 +56,6 @@ class KinesisOptions:
             max_retries=_int(opts, "maxRetries", 8, minimum=0),
             retry_base_seconds=_int(opts, "retryBaseMillis", 100, minimum=0) / 1000,
             retry_max_seconds=_int(opts, "retryMaxMillis", 5000, minimum=0) / 1000,
-            faults=_fault_plan(opts.get("faults"), opts.get("faultstrimbefore")),
             prefetch=opts.get("prefetch", "true").strip().lower() != "false",
             prefetch_interval_seconds=_int(opts, "prefetchIntervalMillis", 500, minimum=1) / 1000,
             prefetch_max_bytes=_int(opts, "prefetchMaxBytes", 64 * 2**20, minimum=0),
@@ -90,12 +85,3 @@ def _int(opts: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     if value < minimum:
         raise SourceError(f"option {name} must be an integer >= {minimum}, not '{raw}'")
     return value
-
-
-def _fault_plan(spec: str | None, trim_before: str | None) -> FaultPlan | None:
-    if not spec and not trim_before:
-        return None
-    plan = parse_faults(spec or "")
-    if trim_before:
-        plan = dataclasses.replace(plan, trim_before={str(k): str(v) for k, v in json.loads(trim_before).items()})
-    return plan

@@ -13,8 +13,8 @@ which suits a scheduled EMR step.
 from __future__ import annotations
 
 import json
-import os
 import time
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -110,8 +110,13 @@ def check_stream_identity(spark: SparkSession, root: str, identity: str, fail_on
 
 
 def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, report: StepReport,
-               available_now: bool, trigger_seconds: int, timeout_seconds: float | None = None) -> None:
-    """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`."""
+               available_now: bool, trigger_seconds: int, timeout_seconds: float | None = None,
+               after_bronze_commit: Callable[[int], None] | None = None) -> None:
+    """Run the stream into bronze and silver until drained (`available_now`) or for `timeout_seconds`.
+
+    `after_bronze_commit` is called with the batch id once a batch's bronze append is done, before
+    Spark commits the batch (a test's crash there is the worst moment for exactly-once).
+    """
     root = settings.root
     location = stream_checkpoint(root)
     delta.ensure(spark, root, TABLE)
@@ -142,10 +147,8 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             report.progress(f"stream batch {batch_id}: {records_in:,} records -> bronze")
         else:
             report.progress(f"stream batch {batch_id}: already in bronze (replayed batch)")
-        if os.environ.get("LAKEHOUSE_CRASH_AFTER_BRONZE_BATCH") == str(batch_id):
-            # Fault injection for the exactly-once test: die between the bronze commit and Spark's
-            # own batch commit, the worst moment for a crash.
-            os._exit(137)
+        if after_bronze_commit is not None:
+            after_bronze_commit(batch_id)
 
     trigger = "0 seconds" if available_now else f"{trigger_seconds} seconds"
     query = (

@@ -28,12 +28,12 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from lakehouse.app import silver_settings
+from lakehouse.app import silver_settings, stream_settings
 from lakehouse.aws.clients import client
 from lakehouse.config import load_config
 from lakehouse.datagen.producer import ensure_stream
 from lakehouse.local.aws import start_detached, stop_detached
-from lakehouse.ops.runs import StepReport
+from lakehouse.ops.results import no_progress
 from lakehouse.pipeline.stream import kinesis_records, run_stream, stop_between_batches
 from lakehouse.spark import get_spark
 from lakehouse.storage import delta
@@ -67,11 +67,21 @@ def main() -> int:
     spark = get_spark(config.spark)
     ensure_stream(client("kinesis", config.aws, aws.url), config.stream.name, args.shards)
 
-    report = StepReport("bench", "stream")
-    records = kinesis_records(spark, config.stream, config.aws, aws.url)
+    # Each bronze commit's time and rows, noted as the stream makes it (from the table's log: no Spark job).
+    commits: dict[str, datetime] = {}
+    batches: list[tuple[datetime, int]] = []
+
+    def committed(batch_id: int) -> None:
+        commits[f"stream-{batch_id}"] = datetime.now(UTC).replace(tzinfo=None)
+        version = delta.version(spark, root, "bronze.enrollment_events") or 0
+        batches.append((commits[f"stream-{batch_id}"], delta.commit_rows(spark, root, "bronze.enrollment_events",
+                                                                          version)))
+
+    records = kinesis_records(spark, stream_settings(config, aws.url))
     consumer = threading.Thread(
         target=run_stream,
-        args=(spark, records, silver_settings(config), report, False, args.trigger, args.warmup + args.seconds + 60),
+        args=(spark, records, silver_settings(config), no_progress, False, args.trigger,
+              args.warmup + args.seconds + 60, committed),
         daemon=True,
     )
     consumer.start()
@@ -89,7 +99,7 @@ def main() -> int:
     while True:
         time.sleep(2)
         elapsed = time.monotonic() - started
-        in_bronze = sum(rows for _, rows in report.batches)
+        in_bronze = sum(rows for _, rows in batches)
         print(f"  t={elapsed:5.1f}s bronze={in_bronze:,}", file=sys.stderr, flush=True)
         if sent is None and producer.poll() is not None:
             produced = json.loads(producer.stdout.read())  # type: ignore[union-attr]
@@ -104,14 +114,14 @@ def main() -> int:
     consumer.join(timeout=120)
     stop_detached(root)
     samples, total = [], 0
-    for committed, rows in sorted(report.batches):
+    for committed, rows in sorted(batches):
         total += rows
         samples.append(((committed.replace(tzinfo=UTC) - wall_started).total_seconds(), total))
 
     arrivals = delta.read(spark, root, "bronze.enrollment_events").select("_batch_id", "_arrived_at").collect()
-    latencies = [((report.commits[r["_batch_id"]] - r["_arrived_at"]).total_seconds(),
+    latencies = [((commits[r["_batch_id"]] - r["_arrived_at"]).total_seconds(),
                   (r["_arrived_at"].replace(tzinfo=UTC) - wall_started).total_seconds())
-                 for r in arrivals if r["_batch_id"] in report.commits and r["_arrived_at"] is not None]
+                 for r in arrivals if r["_batch_id"] in commits and r["_arrived_at"] is not None]
     # The measured window: [warmup, warmup + seconds] after the producer started, in two halves.
     start, end = args.warmup, args.warmup + args.seconds
     half = start + args.seconds / 2
@@ -146,7 +156,7 @@ def main() -> int:
     print(f"lag after each commit (records put, not yet in bronze): mean {statistics.mean(first_half):,.0f} / "
           f"max {max(first_half):,.0f} in the first half of the window, mean {statistics.mean(second_half):,.0f} / "
           f"max {max(second_half):,.0f} in the second")
-    print(f"micro-batches: {len(report.batches)}, mean {phases['rows']:,.0f} records; mean seconds per batch: "
+    print(f"micro-batches: {len(batches)}, mean {phases['rows']:,.0f} records; mean seconds per batch: "
           + ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if k != "rows"))
     if silver_batches:
         print(f"silver query (same cores): {len(silver_batches)} batches, mean "

@@ -21,6 +21,7 @@ from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.pipeline.silver import build_silver
 from lakehouse.security.secret_refs import resolve
+from lakehouse.sources.kinesis.connectors import StreamSettings
 from lakehouse.sources.landing import check_landing
 from lakehouse.sources.postgres import Endpoint, jdbc_endpoint
 from lakehouse.sources.registry import REGISTRY_DDL
@@ -127,8 +128,15 @@ def stream_identity(config: Config, endpoint: str | None) -> str:
     return f"{description['StreamARN']} created {description['StreamCreationTimestamp'].isoformat()}"
 
 
+def stream_settings(config: Config, endpoint: str | None) -> StreamSettings:
+    """How the stream job reads Kinesis, from the `stream` and `aws` sections."""
+    s = config.stream
+    return StreamSettings(s.format, s.name, config.aws.region, endpoint, s.starting_position, s.starting_timestamp,
+                          s.max_records_per_shard, s.fail_on_data_loss)
+
+
 def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger_seconds: int | None = None,
-               timeout_seconds: float | None = None, faults: str | None = None) -> StepReport:
+               timeout_seconds: float | None = None) -> StepReport:
     """Kinesis -> bronze -> silver: drained and stopped, or continuous for `timeout_seconds`."""
     from lakehouse.pipeline import stream
 
@@ -138,7 +146,7 @@ def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger
         endpoint = aws_endpoint(config)
         stream.check_stream_identity(spark, config.root, stream_identity(config, endpoint),
                                      config.stream.fail_on_data_loss, report.progress)
-        records = stream.kinesis_records(spark, config.stream, config.aws, endpoint, faults)
+        records = stream.kinesis_records(spark, stream_settings(config, endpoint))
         return stream.run_stream(spark, records, settings, report.progress, available_now,
                                  trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
 

@@ -20,59 +20,24 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.bronze.kinesis_records import KINESIS_COLUMNS, bronze_kinesis_events, from_aws_connector
-from lakehouse.config import AwsConfig, StreamConfig
-from lakehouse.errors import ConfigError, SourceError
+from lakehouse.errors import SourceError
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.flows import ENROLLMENT_EVENTS, SilverSettings
 from lakehouse.pipeline.silver import checkpoint, follow_flow, run_flow
+from lakehouse.sources.kinesis.connectors import AWS_CONNECTOR, StreamSettings, read_stream
 from lakehouse.storage import delta, files
 
 TABLE = "bronze.enrollment_events"
 
 
-def kinesis_records(spark: SparkSession, stream: StreamConfig, aws: AwsConfig, endpoint_url: str | None,
-                    faults: str | None = None) -> DataFrame:
-    """The stream as a streaming DataFrame with the columns of `KINESIS_COLUMNS`, whichever connector.
-
-    `lakehouse-kinesis` is this project's source (Python data source API, any Spark 4.1); on EMR,
-    `aws-kinesis` is AWS's own connector, whose columns are renamed to the same names (it does not
-    expose the shard id, which stays null).
-    """
-    if stream.format == "lakehouse-kinesis":
-        from lakehouse.sources.kinesis import register
-
-        register(spark)
-        reader = (
-            spark.readStream.format("lakehouse-kinesis")
-            .option("streamName", stream.name)
-            .option("region", aws.region)
-            .option("startingPosition", stream.starting_position)
-            .option("maxRecordsPerShard", str(stream.max_records_per_shard))
-            .option("failOnDataLoss", str(stream.fail_on_data_loss).lower())
-        )
-        if stream.starting_timestamp:
-            reader = reader.option("startingTimestamp", stream.starting_timestamp)
-        if endpoint_url:
-            reader = reader.option("endpointUrl", endpoint_url)
-        if faults:
-            reader = reader.option("faults", faults)
-        return reader.load().select(*KINESIS_COLUMNS)
-    if stream.format == "aws-kinesis":
-        position = stream.starting_position
-        if position == "AT_TIMESTAMP":
-            position = f"AT_TIMESTAMP {stream.starting_timestamp}"
-        reader = (
-            spark.readStream.format("aws-kinesis")
-            .option("kinesis.streamName", stream.name)
-            .option("kinesis.region", aws.region)
-            .option("kinesis.endpointUrl", endpoint_url or f"https://kinesis.{aws.region}.amazonaws.com")
-            .option("kinesis.startingposition", position)
-            .option("kinesis.maxFetchRecordsPerShard", str(stream.max_records_per_shard))
-            .option("kinesis.failOnDataLoss", str(stream.fail_on_data_loss).lower())
-        )
-        return from_aws_connector(reader.load())
-    raise ConfigError(f"stream.format must be 'lakehouse-kinesis' or 'aws-kinesis', got '{stream.format}'")
+def kinesis_records(spark: SparkSession, settings: StreamSettings) -> DataFrame:
+    """The stream as a streaming DataFrame with the columns of `KINESIS_COLUMNS`, whichever connector
+    `settings` names (AWS's own has its columns renamed to the same names)."""
+    records = read_stream(spark, settings)
+    if settings.connector == AWS_CONNECTOR:
+        return from_aws_connector(records)
+    return records.select(*KINESIS_COLUMNS)
 
 
 def stream_checkpoint(root: str) -> str:

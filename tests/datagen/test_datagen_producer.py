@@ -1,7 +1,8 @@
 """The producer against the moto server's Kinesis API on loopback.
 
 What a test expects comes from its own reading of the stream (boto3 `get_records` over every shard)
-and from its own parsing of the payloads, never from the producer's summary alone.
+and from its own parsing of the payloads, never from the producer's summary alone. Faults come from
+`faults.kinesis` (tests/faults: tests/ is on sys.path through its conftest).
 """
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from itertools import islice
 from typing import Any
 
 import pytest
+from faults.kinesis import FaultInjectingKinesis, FaultPlan
 
-from lakehouse.aws.clients import client as aws_client
+from lakehouse.aws import clients
 from lakehouse.config import AwsConfig
 from lakehouse.datagen.feed import SyntheticRecord, synthetic_events, synthetic_records
 from lakehouse.datagen.producer import BACKOFF_CAP_SECONDS, ProduceError, ensure_stream, produce
 from lakehouse.local.aws import LocalAws
-from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 CONTRACT_FIELDS = {"event_id", "event_type", "event_time", "schema_version", "enrollment_id", "national_id",
@@ -73,7 +74,7 @@ class Recording:
 
 @pytest.fixture
 def kinesis(local_aws: LocalAws) -> Any:
-    return aws_client("kinesis", AwsConfig(region="us-east-1"), local_aws.url)
+    return clients.client("kinesis", AwsConfig(region="us-east-1"), local_aws.url)
 
 
 @pytest.fixture

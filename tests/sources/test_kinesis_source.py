@@ -4,12 +4,12 @@ Every test makes its own stream and puts records with boto3; the expected record
 (shard id, sequence number) pairs the put_record answers returned, never the source's own reads.
 Queries run with a processingTime trigger and `processAllAvailable()`: Spark 4.1 plans only one
 micro-batch per Trigger.AvailableNow run for Python sources, and these tests need the backlog drained.
+Faults moto never makes come from `faults.kinesis` (tests/faults: tests/ is on sys.path through its
+conftest), injected into the product's reader from here.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import random
 import re
 import time
 import uuid
@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from faults.kinesis import FaultInjectingKinesis, FaultPlan, FaultyKinesisStreamReader, journal_counts, register_faulty
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -30,128 +31,15 @@ from pyspark.sql.streaming import StreamingQuery
 from lakehouse.aws.clients import LOCAL_CREDENTIALS
 from lakehouse.errors import SourceError
 from lakehouse.local.aws import LocalAws
-from lakehouse.sources.kinesis import KinesisDataLossError, KinesisStreamReader, ShardReader, register
-from lakehouse.sources.kinesis_faults import FaultInjectingKinesis, FaultPlan
-from lakehouse.sources.kinesis_shards import (
-    KinesisOptions,
-    ShardInfo,
-    backoff_seconds,
-    checkpoint_lost,
-    iterator_args,
-    lineage_order,
-    make_offset,
-    parents_finished,
-    seq_key,
-)
+from lakehouse.sources.kinesis import FORMAT, KinesisDataLossError, register
+from lakehouse.sources.kinesis.data_source import KinesisStreamReader
+from lakehouse.sources.kinesis.offsets import ShardInfo, make_offset
+from lakehouse.sources.kinesis.options import KinesisOptions
+from lakehouse.sources.kinesis.shard_reader import ShardReader
 
 Key = tuple[str, str]  # (shard id, sequence number)
 LOW, HIGH = "1", str(2**127 + 1)  # explicit hash keys: first and second half of the key space
 SHARD = [f"shardId-{i:012d}" for i in range(6)]
-
-
-# ---------------------------------------------------------------- pure pieces, no stream, no Spark
-
-
-def test_sequence_numbers_compare_as_integers() -> None:
-    real = "49590338271490256608559692538361571095921575989136588898"
-    assert seq_key("10") > seq_key("9")  # as text "9" > "10"
-    assert seq_key(real) > seq_key("9" * 40)
-    assert sorted(["10", "9", "100"], key=seq_key) == ["9", "10", "100"]
-
-
-def test_shard_info_reads_lineage_and_end() -> None:
-    merged = ShardInfo.from_listing({
-        "ShardId": "c", "ParentShardId": "a", "AdjacentParentShardId": "b",
-        "SequenceNumberRange": {"StartingSequenceNumber": "5", "EndingSequenceNumber": "12"},
-    })
-    assert merged == ShardInfo("c", ("a", "b"), "12")
-    assert not merged.read_to_end(None)
-    assert not merged.read_to_end("9")
-    assert merged.read_to_end("12") and merged.read_to_end("100")
-    assert not ShardInfo.from_listing({"ShardId": "o", "SequenceNumberRange": {}}).read_to_end("100")
-
-
-def test_lineage_order_puts_parents_before_children_whatever_their_ids() -> None:
-    listing = {
-        "z-root": ShardInfo("z-root"),
-        "b-left": ShardInfo("b-left", ("z-root",)),
-        "a-right": ShardInfo("a-right", ("z-root",)),
-        "0-merged": ShardInfo("0-merged", ("b-left", "a-right")),
-        "m-orphan": ShardInfo("m-orphan", ("expired-parent",)),
-    }
-    order = lineage_order(listing)
-    assert sorted(order) == sorted(listing)
-    pos = {sid: i for i, sid in enumerate(order)}
-    for sid, info in listing.items():
-        assert all(pos[p] < pos[sid] for p in info.parents if p in listing)
-
-
-def test_parents_finished_waits_for_every_listed_parent() -> None:
-    listing = {s: ShardInfo(s) for s in ("a", "b")}
-    child = ShardInfo("c", ("a", "b"))
-    assert not parents_finished(child, {}, listing)
-    assert not parents_finished(child, {"a": {"done": True}, "b": {"seq": "4"}}, listing)
-    assert parents_finished(child, {"a": {"done": True}, "b": {"done": True, "seq": "4"}}, listing)
-    # a parent gone from the stream and never read by this query has nothing left to wait for
-    assert parents_finished(ShardInfo("c", ("gone",)), {}, listing)
-    assert not parents_finished(ShardInfo("c", ("gone",)), {"gone": {"seq": "3"}}, listing)
-
-
-def test_checkpoint_lost_only_when_older_than_oldest_retained() -> None:
-    assert checkpoint_lost("10", "15")
-    assert not checkpoint_lost("15", "15")
-    assert not checkpoint_lost("20", "15")
-    assert not checkpoint_lost("9", None)  # an empty open shard gives no evidence
-    assert checkpoint_lost("9", None, ending_seq="12")  # an emptied closed shard ended after the checkpoint
-    assert not checkpoint_lost("12", None, ending_seq="12")
-    assert checkpoint_lost("9", "10")  # integers, not text ("9" > "10" as text)
-
-
-def test_iterator_args_continue_after_the_last_number_or_at_the_start() -> None:
-    assert iterator_args({"type": "TRIM_HORIZON"}, "7") == {
-        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": "7"}
-    assert iterator_args({"type": "TRIM_HORIZON"}, None) == {"ShardIteratorType": "TRIM_HORIZON"}
-    at = iterator_args({"type": "AT_TIMESTAMP", "timestamp": "2026-01-02T03:04:05+00:00"}, None)
-    assert at["ShardIteratorType"] == "AT_TIMESTAMP"
-    assert at["Timestamp"].timestamp() == 1767323045.0
-
-
-def test_offsets_serialise_the_same_whatever_the_insertion_order() -> None:
-    start = {"type": "TRIM_HORIZON"}
-    one = make_offset(start, {"s-2": {"seq": "3"}, "s-1": {"seq": "9", "done": True}})
-    two = make_offset(start, {"s-1": {"done": True, "seq": "9"}, "s-2": {"seq": "3"}})
-    assert json.dumps(one) == json.dumps(two)
-    assert json.loads(json.dumps(one)) == one
-
-
-def test_backoff_is_full_jitter_capped_and_varied() -> None:
-    rng = random.Random(1)
-    for attempt in range(12):
-        ceiling = min(2.0, 0.1 * 2**attempt)
-        delays = [backoff_seconds(attempt, 0.1, 2.0, rng) for _ in range(50)]
-        assert all(0.0 <= d <= ceiling for d in delays)
-        assert len(set(delays)) > 40  # jittered, not lock-step
-    assert max(backoff_seconds(30, 0.1, 2.0, rng) for _ in range(200)) <= 2.0
-
-
-def test_options_are_checked_with_clear_messages() -> None:
-    with pytest.raises(SourceError, match="streamName"):
-        KinesisOptions.parse({"region": "eu-west-1"})
-    with pytest.raises(SourceError, match="maxRecordsPerShard"):
-        KinesisOptions.parse({"streamName": "s", "maxRecordsPerShard": "0"})
-    with pytest.raises(SourceError, match="startingTimestamp"):
-        KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP"})
-    opts = KinesisOptions.parse({"streamname": "s", "FAILONDATALOSS": "false", "faultsTrimBefore": '{"sh": "15"}'})
-    assert (opts.max_records_per_shard, opts.max_retries, opts.fail_on_data_loss) == (2000, 8, False)
-    assert opts.faults is not None and opts.faults.trim_before == {"sh": "15"}
-    assert KinesisOptions.parse({"streamName": "s"}).start() == {"type": "TRIM_HORIZON"}
-    before = time.time()
-    latest = KinesisOptions.parse({"streamName": "s", "startingPosition": "latest"}).start()
-    assert latest["type"] == "AT_TIMESTAMP"
-    assert before - 1 <= datetime.fromisoformat(latest["timestamp"]).timestamp() <= time.time() + 1
-    naive = KinesisOptions.parse({"streamName": "s", "startingPosition": "AT_TIMESTAMP",
-                                  "startingTimestamp": "2026-01-02T03:04:05"}).start()
-    assert naive == {"type": "AT_TIMESTAMP", "timestamp": "2026-01-02T03:04:05+00:00"}
 
 
 # ---------------------------------------------------------------- helpers against the moto server
@@ -213,8 +101,11 @@ def _options(local_aws: LocalAws, stream: str, **extra: str) -> dict[str, str]:
     return {"streamName": stream, "endpointUrl": local_aws.url, "region": "us-east-1", "retryBaseMillis": "1", **extra}
 
 
-def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> StreamingQuery:
-    """A query appending every micro-batch, with its batch id, to parquet under tmp_path."""
+def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path, source: str = FORMAT) -> StreamingQuery:
+    """A query appending every micro-batch, with its batch id, to parquet under tmp_path.
+
+    `source` is the format to read: the product's, or one `register_faulty` made.
+    """
     register(spark)
     out = str(tmp_path / "out")
 
@@ -222,14 +113,14 @@ def _start(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> Stre
         batch.withColumn("batch_id", F.lit(batch_id)).write.mode("append").parquet(out)
 
     return (
-        spark.readStream.format("lakehouse-kinesis").options(**options).load()
+        spark.readStream.format(source).options(**options).load()
         .writeStream.foreachBatch(append).option("checkpointLocation", str(tmp_path / "checkpoint"))
         .trigger(processingTime="0 seconds").start()
     )
 
 
-def _drain(spark: SparkSession, options: dict[str, str], tmp_path: Path) -> StreamingQuery:
-    query = _start(spark, options, tmp_path)
+def _drain(spark: SparkSession, options: dict[str, str], tmp_path: Path, source: str = FORMAT) -> StreamingQuery:
+    query = _start(spark, options, tmp_path, source)
     try:
         query.processAllAvailable()
     finally:
@@ -381,9 +272,14 @@ def test_injected_faults_lose_and_repeat_nothing(
 ) -> None:
     stream = _stream(kinesis, 2)
     expected = _put(kinesis, stream, 40)
-    faults = "throttle_every=3,expire_every=4,limit_every=5"
-    _drain(spark, _options(local_aws, stream, maxRecordsPerShard="7", faults=faults), tmp_path)
+    journal = tmp_path / "faults"
+    faulty = register_faulty(spark, FaultPlan(throttle_every=3, expire_every=4, limit_every=5), journal)
+    _drain(spark, _options(local_aws, stream, maxRecordsPerShard="7"), tmp_path, faulty)
     _exactly(_rows(spark, tmp_path), expected)
+    # the faults happened where the source reads, in Spark's Python workers, each kind of them
+    injected = journal_counts(journal)
+    assert set(injected) == {"ProvisionedThroughputExceededException", "ExpiredIteratorException",
+                             "LimitExceededException"}
 
 
 def test_a_stream_that_always_throttles_fails_after_max_retries(
@@ -393,7 +289,8 @@ def test_a_stream_that_always_throttles_fails_after_max_retries(
     _put(kinesis, stream, 3)
     started = time.monotonic()
     with pytest.raises(StreamingQueryException, match="ProvisionedThroughputExceededException after 3 retries"):
-        _drain(spark, _options(local_aws, stream, faults="throttle_every=1", maxRetries="3"), tmp_path)
+        _drain(spark, _options(local_aws, stream, maxRetries="3"), tmp_path,
+               register_faulty(spark, FaultPlan(throttle_every=1)))
     assert time.monotonic() - started < 60
 
 
@@ -406,14 +303,14 @@ def test_data_loss_fails_loudly_or_continues_from_the_oldest_retained_record(
     second = _put(kinesis, stream, 10)
     seqs = sorted((int(seq) for _, seq in second))
     checkpoint, oldest = max(int(seq) for _, seq in first), str(seqs[4])  # five unread records "trimmed"
-    trimmed = _options(local_aws, stream, faultsTrimBefore=json.dumps({SHARD[0]: oldest}))
+    trimmed = register_faulty(spark, FaultPlan(trim_before={SHARD[0]: oldest}))
     message = (f"stream '{stream}' shard '{SHARD[0]}': the checkpoint resumes after sequence number "
                f"{checkpoint}, but the oldest record the stream still retains is {oldest}")
     with pytest.raises(StreamingQueryException, match=re.escape(message)):
-        _drain(spark, trimmed, tmp_path)
+        _drain(spark, _options(local_aws, stream), tmp_path, trimmed)
     assert _keys(_rows(spark, tmp_path)) == Counter(dict.fromkeys(first, 1))  # nothing skipped silently
 
-    _drain(spark, {**trimmed, "failOnDataLoss": "false"}, tmp_path)
+    _drain(spark, _options(local_aws, stream, failOnDataLoss="false"), tmp_path, trimmed)
     retained = {k: v for k, v in second.items() if int(k[1]) >= int(oldest)}
     _exactly(_rows(spark, tmp_path), first | retained)
 
@@ -481,7 +378,8 @@ def test_replay_between_offsets_is_deterministic(local_aws: LocalAws, kinesis: A
 def test_reader_survives_injected_faults_and_they_really_happen(local_aws: LocalAws, kinesis: Any) -> None:
     stream = _stream(kinesis, 2)
     expected = _put(kinesis, stream, 30)
-    reader = _reader(local_aws, stream, maxRecordsPerShard="4", faults="throttle_every=3,expire_every=4,limit_every=5")
+    plan = FaultPlan(throttle_every=3, expire_every=4, limit_every=5)
+    reader = FaultyKinesisStreamReader(KinesisOptions.parse(_options(local_aws, stream, maxRecordsPerShard="4")), plan)
     reads = list(_read_all(reader, reader.initialOffset()))
     got = [(row[2], row[3]) for _, rows, _ in reads for row in rows]
     assert sorted(got) == sorted(expected) and len(got) == len(set(got))
@@ -498,9 +396,9 @@ def test_records_read_ahead_between_batches_are_read_once_in_order(local_aws: Lo
     batches, start = reader.read(start)
     rows = _tuples(batches)
     deadline = time.monotonic() + 10
-    while len(reader.shards._live[SHARD[0]].records) < 5 and time.monotonic() < deadline:
+    while len(reader.shards.ahead.live[SHARD[0]].records) < 5 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert len(reader.shards._live[SHARD[0]].records) == 5  # the next batch, read ahead; no more
+    assert len(reader.shards.ahead.live[SHARD[0]].records) == 5  # the next batch, read ahead; no more
     later = _put(kinesis, stream, 10)
     rows += [row for _, batch_rows, _ in _read_all(reader, start) for row in batch_rows]
     expected = sorted([*first, *later], key=lambda key: int(key[1]))

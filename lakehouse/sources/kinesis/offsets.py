@@ -1,4 +1,4 @@
-"""The pure part of the Kinesis source: options, offsets, shard lineage, end-of-shard rules, back-off.
+"""Offsets and shard lineage: where a query stands, which shards it may read, when a shard ends.
 
 Nothing here talks to Kinesis, so all of it is tested without a stream or a SparkSession.
 
@@ -14,22 +14,12 @@ dropped once Kinesis no longer lists them, which keeps the offset small.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from lakehouse.errors import SourceError
-from lakehouse.sources.kinesis_faults import FaultPlan, parse_faults
-
 Offset = dict[str, Any]
-
-FORMAT = "lakehouse-kinesis"
-_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 
 
 def seq_key(sequence_number: str) -> int:
@@ -117,92 +107,3 @@ def checkpoint_lost(checkpoint_seq: str, oldest_retained_seq: str | None, ending
     if oldest_retained_seq is None:
         return ending_seq is not None and seq_key(checkpoint_seq) < seq_key(ending_seq)
     return seq_key(checkpoint_seq) < seq_key(oldest_retained_seq)
-
-
-def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """'Full jitter' back-off: uniform in [0, min(cap, base * 2**attempt)], so many throttled
-    readers spread out instead of retrying in lock-step (AWS Architecture Blog, 2015)."""
-    return rng.uniform(0.0, min(cap, base * 2.0**attempt))
-
-
-@dataclass(frozen=True)
-class KinesisOptions:
-    """The source's options, parsed and checked once."""
-
-    stream_name: str
-    region: str
-    endpoint_url: str | None = None
-    starting_position: str = "TRIM_HORIZON"
-    starting_timestamp: str | None = None
-    max_records_per_shard: int = 2000
-    fail_on_data_loss: bool = True
-    max_retries: int = 8
-    retry_base_seconds: float = 0.1
-    retry_max_seconds: float = 5.0
-    faults: FaultPlan | None = None
-    prefetch: bool = True
-    prefetch_interval_seconds: float = 0.5
-    prefetch_max_bytes: int = 64 * 2**20
-
-    @classmethod
-    def parse(cls, options: Mapping[str, str]) -> KinesisOptions:
-        """Options as Spark passes them (string values, keys in any case) -> KinesisOptions."""
-        opts = {k.lower(): v for k, v in options.items() if v is not None}
-        if not opts.get("streamname"):
-            raise SourceError(f"the {FORMAT} source needs the option streamName (the Kinesis stream to read)")
-        position = opts.get("startingposition", "TRIM_HORIZON").upper()
-        if position not in _POSITIONS:
-            raise SourceError(f"option startingPosition must be one of {', '.join(_POSITIONS)}, not '{position}'")
-        if position == "AT_TIMESTAMP" and not opts.get("startingtimestamp"):
-            raise SourceError("option startingPosition=AT_TIMESTAMP needs startingTimestamp (ISO-8601)")
-        region = opts.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        return cls(
-            stream_name=opts["streamname"],
-            region=region or "us-east-1",
-            endpoint_url=opts.get("endpointurl") or None,
-            starting_position=position,
-            starting_timestamp=opts.get("startingtimestamp"),
-            max_records_per_shard=_int(opts, "maxRecordsPerShard", 2000, minimum=1),
-            fail_on_data_loss=opts.get("failondataloss", "true").strip().lower() != "false",
-            max_retries=_int(opts, "maxRetries", 8, minimum=0),
-            retry_base_seconds=_int(opts, "retryBaseMillis", 100, minimum=0) / 1000,
-            retry_max_seconds=_int(opts, "retryMaxMillis", 5000, minimum=0) / 1000,
-            faults=_fault_plan(opts.get("faults"), opts.get("faultstrimbefore")),
-            prefetch=opts.get("prefetch", "true").strip().lower() != "false",
-            prefetch_interval_seconds=_int(opts, "prefetchIntervalMillis", 500, minimum=1) / 1000,
-            prefetch_max_bytes=_int(opts, "prefetchMaxBytes", 64 * 2**20, minimum=0),
-        )
-
-    def start(self) -> dict[str, str]:
-        """Where a new query starts. LATEST becomes AT_TIMESTAMP of now, so the offset is concrete
-        and a restarted query (or a shard found later) does not jump to a later 'latest'."""
-        if self.starting_position == "TRIM_HORIZON":
-            return {"type": "TRIM_HORIZON"}
-        moment = datetime.now(UTC)
-        if self.starting_position == "AT_TIMESTAMP":
-            try:
-                moment = datetime.fromisoformat(str(self.starting_timestamp))
-            except ValueError as err:
-                raise SourceError(f"option startingTimestamp is not ISO-8601: '{self.starting_timestamp}'") from err
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # naive means UTC here
-        return {"type": "AT_TIMESTAMP", "timestamp": moment.astimezone(UTC).isoformat()}
-
-
-def _int(opts: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = opts.get(name.lower())
-    try:
-        value = default if raw is None else int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise SourceError(f"option {name} must be an integer >= {minimum}, not '{raw}'")
-    return value
-
-
-def _fault_plan(spec: str | None, trim_before: str | None) -> FaultPlan | None:
-    if not spec and not trim_before:
-        return None
-    plan = parse_faults(spec or "")
-    if trim_before:
-        plan = dataclasses.replace(plan, trim_before={str(k): str(v) for k, v in json.loads(trim_before).items()})
-    return plan

@@ -1,0 +1,1 @@
+"""Fault injectors for tests: what the real services do that their local stand-ins never do."""

@@ -1,7 +1,8 @@
-"""Configuration: `conf/base.yaml` merged with `conf/<env>.yaml`, validated into typed objects.
+"""Loading: `conf/base.yaml` merged with `conf/<env>.yaml`, then overrides, bound to `model`.
 
-Every key is checked against the dataclasses below. An unknown key, a missing value or a value of
-the wrong type raises `ConfigError` naming the key and the file it came from. Secrets are never
+Every key is checked against the dataclasses of `lakehouse.config.model`. An unknown key, a missing
+value or a value of the wrong type raises `ConfigError` naming the key and the file it came from:
+the merge records, for every dotted key, which file (or "override") set it. Secrets are never
 literals: a `SecretRef` points at a file, an environment variable or a Secrets Manager id.
 """
 from __future__ import annotations
@@ -10,146 +11,14 @@ import dataclasses
 import os
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lakehouse.config.model import Config, SecretRef
+from lakehouse.config.paths import CONF_DIR, resolve_paths
 from lakehouse.errors import ConfigError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = PROJECT_ROOT / "conf"
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """Where a secret lives. Exactly one of the three is set."""
-
-    file: str | None = None
-    env: str | None = None
-    secrets_manager: str | None = None
-    create_if_missing: bool = False
-
-    def __repr__(self) -> str:  # the reference is safe to show, never the value
-        where = self.file or self.env or self.secrets_manager
-        return f"SecretRef({where!r})"
-
-
-@dataclass(frozen=True)
-class StorageConfig:
-    root: str
-
-
-@dataclass(frozen=True)
-class SparkConfig:
-    master: str | None
-    app_name: str
-    shuffle_partitions: int
-    jars_dir: str | None
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    """A PostgreSQL database: embedded locally (the project's server in `embedded_dir`), RDS on AWS."""
-
-    mode: str  # "embedded" | "jdbc"
-    database: str
-    user: str
-    embedded_dir: str | None = None
-    jdbc_url: str | None = None
-    password: SecretRef | None = None
-
-
-@dataclass(frozen=True)
-class RegistryConfig(DatabaseConfig):
-    """The registry database, read by ingest."""
-
-
-@dataclass(frozen=True)
-class SecurityConfig:
-    hmac_key: SecretRef
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    future_tolerance_minutes: int
-
-
-@dataclass(frozen=True)
-class DatagenConfig:
-    seed: int
-    days: int
-    offices: int
-    enrollments: int
-    start_date: str
-
-
-@dataclass(frozen=True)
-class AwsConfig:
-    """`endpoint_url`: "local" for the project's moto server, null for AWS itself, or a URL."""
-
-    region: str
-    endpoint_url: str | None = None
-
-
-@dataclass(frozen=True)
-class StreamConfig:
-    """The Kinesis stream of enrollment events and how the stream job reads it."""
-
-    name: str
-    shards: int
-    format: str  # "lakehouse-kinesis" (this project's source) | "aws-kinesis" (EMR's connector)
-    starting_position: str  # TRIM_HORIZON | LATEST | AT_TIMESTAMP
-    starting_timestamp: str | None
-    max_records_per_shard: int
-    trigger_seconds: int
-    fail_on_data_loss: bool
-
-
-@dataclass(frozen=True)
-class CatalogConfig:
-    """Where `lakehouse publish` registers the tables: one Glue database per layer, and the Athena
-    workgroup (and result location) in which it creates the BI views."""
-
-    silver_database: str
-    gold_database: str
-    athena_workgroup: str
-    athena_output: str  # where Athena writes query results (s3://... on AWS)
-
-
-@dataclass(frozen=True)
-class ExportConfig(DatabaseConfig):
-    """The database `lakehouse export` copies gold into (locally the registry's server)."""
-
-    schema: str = "gold"
-
-
-@dataclass(frozen=True)
-class DashboardConfig:
-    path: str  # the self-contained HTML file `lakehouse dashboard` writes
-
-
-@dataclass(frozen=True)
-class Config:
-    env: str
-    storage: StorageConfig
-    spark: SparkConfig
-    registry: RegistryConfig
-    security: SecurityConfig
-    quality: QualityConfig
-    datagen: DatagenConfig
-    aws: AwsConfig
-    stream: StreamConfig
-    catalog: CatalogConfig
-    export: ExportConfig
-    dashboard: DashboardConfig
-
-    @property
-    def root(self) -> str:
-        return self.storage.root
-
 
 # A secret reference in an env file replaces the base one whole: it names one place, not a merge.
 _SECRET_KINDS = {"file", "env", "secrets_manager"}
@@ -157,6 +26,7 @@ _SECRET_KINDS = {"file", "env", "secrets_manager"}
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any], origin: dict[str, str],
                 over_file: str, prefix: str = "") -> dict[str, Any]:
+    """`base` with `over` merged in, mapping by mapping; every key `over` sets is marked as from `over_file`."""
     out = dict(base)
     for key, value in over.items():
         dotted = f"{prefix}{key}"
@@ -170,6 +40,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any], origin: dict[str, st
 
 
 def _mark(origin: dict[str, str], dotted: str, value: Any, source: str) -> None:
+    """Record `source` as the origin of `dotted` and of every key below it."""
     if dotted:
         origin[dotted] = source
     if isinstance(value, dict):
@@ -178,6 +49,7 @@ def _mark(origin: dict[str, str], dotted: str, value: Any, source: str) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in the YAML file `path`; `ConfigError` if it is missing, invalid or not a mapping."""
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -190,6 +62,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _coerce(value: Any, tp: Any, dotted: str, origin: dict[str, str]) -> Any:
+    """`value` checked against the type hint `tp` (no silent conversion: "5" is not an integer)."""
     where = origin.get(dotted, "defaults")
     origin_args = typing.get_args(tp)
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
@@ -215,6 +88,7 @@ def _coerce(value: Any, tp: Any, dotted: str, origin: dict[str, str]) -> Any:
 
 
 def _build(cls: Any, data: dict[str, Any], origin: dict[str, str], prefix: str = "") -> Any:
+    """An instance of the dataclass `cls` from `data`, rejecting unknown keys and missing values."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
@@ -266,36 +140,4 @@ def load_config(env: str = "local", overrides: dict[str, Any] | None = None,
         origin[dotted] = "override"
     data["env"] = env
     config: Config = _build(Config, data, origin)
-    return _resolve_paths(config)
-
-
-def _resolve_paths(config: Config) -> Config:
-    """Relative local paths are relative to the project folder, not the working directory."""
-
-    def absolute(path: str | None) -> str | None:
-        if path is None or "://" in path or os.path.isabs(path):
-            return path
-        return str((PROJECT_ROOT / path).resolve())
-
-    storage = dataclasses.replace(config.storage, root=absolute(config.storage.root) or "")
-    spark = dataclasses.replace(config.spark, jars_dir=absolute(config.spark.jars_dir))
-    embedded_dir = _under_root(config.registry.embedded_dir, storage.root)
-    registry = dataclasses.replace(config.registry, embedded_dir=embedded_dir)
-    key = config.security.hmac_key
-    if key.file:
-        key = dataclasses.replace(key, file=_under_root(key.file, storage.root))
-    security = dataclasses.replace(config.security, hmac_key=key)
-    export = dataclasses.replace(config.export, embedded_dir=_under_root(config.export.embedded_dir, storage.root))
-    athena_output = config.catalog.athena_output.replace("{root}", storage.root)
-    catalog = dataclasses.replace(config.catalog, athena_output=athena_output)
-    dashboard = DashboardConfig(_under_root(config.dashboard.path, storage.root) or "")
-    return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security,
-                               export=export, catalog=catalog, dashboard=dashboard)
-
-
-def _under_root(path: str | None, root: str) -> str | None:
-    """`{root}` in a local path stands for the storage root."""
-    if path is None:
-        return None
-    path = path.replace("{root}", root)
-    return path if os.path.isabs(path) else str((PROJECT_ROOT / path).resolve())
+    return resolve_paths(config)

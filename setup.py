@@ -34,8 +34,11 @@ setup(
     name="lakehouse",
     version="0.1.0",
     description="PySpark + Delta Lake lakehouse for a national identity registry",
-    packages=find_packages(include=["lakehouse", "lakehouse.*"]),
-    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"]},
+    # conf/*.yaml travel in the wheel as lakehouse/conf/: a node that installs only the wheel has no
+    # project folder, and `--config emr` must still find conf/base.yaml and conf/emr.yaml.
+    packages=[*find_packages(include=["lakehouse", "lakehouse.*"]), "lakehouse.conf"],
+    package_dir={"lakehouse.conf": "conf"},
+    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"], "lakehouse.conf": ["*.yaml"]},
     python_requires=">=3.11,<3.12",
     install_requires=RUNTIME,
     extras_require={"emr": RUNTIME, "spark": SPARK, "local": LOCAL, "test": TEST},

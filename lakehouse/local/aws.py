@@ -35,10 +35,27 @@ class LocalAws:
             self._server = None
 
 
+def require_patched_moto() -> None:
+    """Refuse another moto than the one `moto_kinesis` is written for, before patching anything.
+
+    Raises:
+        SourceError: The installed moto is another release; the message names both versions.
+    """
+    import moto
+
+    if moto.__version__ != moto_kinesis.MOTO_VERSION:
+        raise SourceError(
+            f"moto {moto.__version__} is installed, but the local AWS stand-in patches the Kinesis shards of "
+            f"moto {moto_kinesis.MOTO_VERSION} (lakehouse/local/moto_kinesis.py): "
+            f"pip install 'moto[server]=={moto_kinesis.MOTO_VERSION}'"
+        )
+
+
 def start() -> LocalAws:
     """A moto server in a thread of this process, on a free loopback port."""
     from moto.server import ThreadedMotoServer
 
+    require_patched_moto()
     moto_kinesis.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
@@ -72,6 +89,7 @@ def start_detached(root: str) -> LocalAws:
     found = running(root)
     if found:
         return found
+    require_patched_moto()  # here too, so the error reaches the user and not only moto.log
     port = _free_port()
     state = _state_file(root)
     state.parent.mkdir(parents=True, exist_ok=True)
@@ -111,8 +129,10 @@ def _free_port() -> int:
 
 
 def _serve(port: int) -> None:
+    """Run the stand-in in this (detached) process on `port` until SIGTERM."""
     from moto.server import ThreadedMotoServer
 
+    require_patched_moto()
     moto_kinesis.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -127,4 +147,7 @@ def _serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    try:
+        _serve(int(sys.argv[1]))
+    except SourceError as err:
+        sys.exit(f"lakehouse.local.aws: {err}")  # one line in moto.log, not a stack trace

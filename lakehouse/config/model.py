@@ -1,0 +1,164 @@
+"""The typed configuration: frozen dataclasses the loader binds `conf/*.yaml` into.
+
+Every field here is a config key; the loader rejects any key that is not. A field with a default
+may be left out of the YAML files; one without must be set in `conf/base.yaml` or the env file.
+A field whose metadata names `choices` accepts only those values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret lives. Exactly one of the three is set."""
+
+    file: str | None = None
+    env: str | None = None
+    secrets_manager: str | None = None
+    create_if_missing: bool = False
+
+    def __repr__(self) -> str:  # the reference is safe to show, never the value
+        where = self.file or self.env or self.secrets_manager
+        return f"SecretRef({where!r})"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    root: str
+
+
+# Spark's own names (SparkContext.setLogLevel).
+LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """How `lakehouse.spark.get_spark` builds the session: the builder applies these and nothing of
+    its own that differs between a laptop and a cluster.
+
+    Attributes:
+        master: The master URL (`local[2]`); null lets spark-submit (YARN on EMR) decide.
+        app_name: The application's name.
+        shuffle_partitions: `spark.sql.shuffle.partitions` (and the default parallelism).
+        jars_dir: A folder whose jars go into `spark.jars`; null where the cluster provides them
+            (under spark-submit the JVM is up before the builder runs, so `spark.jars` would come too late).
+        log_level: The log level set once the session is up; null keeps the cluster's log4j level.
+        python_workers_use_driver_interpreter: Point `PYSPARK_PYTHON` (and `PYSPARK_DRIVER_PYTHON`)
+            at the driver's own interpreter. On one machine Python workers must run the
+            interpreter that has the project installed, or Python data sources fail with
+            "Python worker failed to connect back"; on a cluster its own setting must stay.
+        local_ip: `SPARK_LOCAL_IP` for a JVM the builder starts itself (unless the environment
+            already sets it): the address the driver binds to, whatever the host name resolves to.
+        extra: Further Spark conf keys, applied last, so they win over the builder's own.
+    """
+
+    master: str | None
+    app_name: str
+    shuffle_partitions: int
+    jars_dir: str | None
+    log_level: str | None = field(default=None, metadata={"choices": LOG_LEVELS})
+    python_workers_use_driver_interpreter: bool = False
+    local_ip: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """A PostgreSQL database: embedded locally (the project's server in `embedded_dir`), RDS on AWS."""
+
+    mode: str  # "embedded" | "jdbc"
+    database: str
+    user: str
+    embedded_dir: str | None = None
+    jdbc_url: str | None = None
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class RegistryConfig(DatabaseConfig):
+    """The registry database, read by ingest."""
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    hmac_key: SecretRef
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    future_tolerance_minutes: int
+
+
+@dataclass(frozen=True)
+class DatagenConfig:
+    seed: int
+    days: int
+    offices: int
+    enrollments: int
+    start_date: str
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """`endpoint_url`: "local" for the project's moto server, null for AWS itself, or a URL."""
+
+    region: str
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """The Kinesis stream of enrollment events and how the stream job reads it."""
+
+    name: str
+    shards: int
+    format: str  # "lakehouse-kinesis" (this project's source) | "aws-kinesis" (EMR's connector)
+    starting_position: str  # TRIM_HORIZON | LATEST | AT_TIMESTAMP
+    starting_timestamp: str | None
+    max_records_per_shard: int
+    trigger_seconds: int
+    fail_on_data_loss: bool
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    """Where `lakehouse publish` registers the tables: one Glue database per layer, and the Athena
+    workgroup (and result location) in which it creates the BI views."""
+
+    silver_database: str
+    gold_database: str
+    athena_workgroup: str
+    athena_output: str  # where Athena writes query results (s3://... on AWS)
+
+
+@dataclass(frozen=True)
+class ExportConfig(DatabaseConfig):
+    """The database `lakehouse export` copies gold into (locally the registry's server)."""
+
+    schema: str = "gold"
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    path: str  # the self-contained HTML file `lakehouse dashboard` writes
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str
+    storage: StorageConfig
+    spark: SparkConfig
+    registry: RegistryConfig
+    security: SecurityConfig
+    quality: QualityConfig
+    datagen: DatagenConfig
+    aws: AwsConfig
+    stream: StreamConfig
+    catalog: CatalogConfig
+    export: ExportConfig
+    dashboard: DashboardConfig
+
+    @property
+    def root(self) -> str:
+        return self.storage.root

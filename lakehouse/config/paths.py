@@ -1,0 +1,51 @@
+"""Where the project's files are, and how a relative or `{root}` path in config becomes absolute.
+
+Relative local paths are relative to the project folder, not the working directory, so a command
+run from anywhere reads and writes the same files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from lakehouse.config.model import Config, DashboardConfig
+
+# lakehouse/config/paths.py -> the project folder (the one holding conf/ and lakehouse/).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# An installed wheel (an EMR node) has no project folder: it carries conf/ as lakehouse/conf/, which
+# exists nowhere else (setup.py). In the project folder, or installed from it in editable mode, conf/.
+_PACKAGED_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else PROJECT_ROOT / "conf"
+
+
+def resolve_paths(config: Config) -> Config:
+    """`config` with every local path absolute and `{root}` replaced by the storage root."""
+
+    def absolute(path: str | None) -> str | None:
+        if path is None or "://" in path or os.path.isabs(path):
+            return path
+        return str((PROJECT_ROOT / path).resolve())
+
+    storage = dataclasses.replace(config.storage, root=absolute(config.storage.root) or "")
+    spark = dataclasses.replace(config.spark, jars_dir=absolute(config.spark.jars_dir))
+    embedded_dir = under_root(config.registry.embedded_dir, storage.root)
+    registry = dataclasses.replace(config.registry, embedded_dir=embedded_dir)
+    key = config.security.hmac_key
+    if key.file:
+        key = dataclasses.replace(key, file=under_root(key.file, storage.root))
+    security = dataclasses.replace(config.security, hmac_key=key)
+    export = dataclasses.replace(config.export, embedded_dir=under_root(config.export.embedded_dir, storage.root))
+    athena_output = config.catalog.athena_output.replace("{root}", storage.root)
+    catalog = dataclasses.replace(config.catalog, athena_output=athena_output)
+    dashboard = DashboardConfig(under_root(config.dashboard.path, storage.root) or "")
+    return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security,
+                               export=export, catalog=catalog, dashboard=dashboard)
+
+
+def under_root(path: str | None, root: str) -> str | None:
+    """`path` with `{root}` standing for the storage root, made absolute under the project folder."""
+    if path is None:
+        return None
+    path = path.replace("{root}", root)
+    return path if os.path.isabs(path) else str((PROJECT_ROOT / path).resolve())

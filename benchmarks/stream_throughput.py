@@ -45,7 +45,7 @@ from lakehouse.config import load_config
 from lakehouse.datagen.producer import produce
 url, stream, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 config = load_config("local", {"aws.endpoint_url": url})
-summary = produce(client("kinesis", config.aws, url), stream, rate=rate, seconds=seconds, seed=11)
+summary = produce(client("kinesis", config.aws.region, url), stream, rate=rate, seconds=seconds, seed=11)
 print(json.dumps({"sent": summary.records_sent, "rate": summary.rate_achieved, "retries": summary.retries}))
 """
 
@@ -65,7 +65,7 @@ def main() -> int:
     config = load_config("local", {"storage.root": root, "aws.endpoint_url": aws.url,
                                    "stream.max_records_per_shard": args.max_per_shard})
     spark = get_spark(config.spark)
-    ensure_stream(client("kinesis", config.aws, aws.url), config.stream.name, args.shards)
+    ensure_stream(client("kinesis", config.aws.region, aws.url), config.stream.name, args.shards)
 
     # Each bronze commit's time and rows, noted as the stream makes it (from the table's log: no Spark job).
     commits: dict[str, datetime] = {}

@@ -121,7 +121,7 @@ def stream_identity(config: Config, endpoint: str | None) -> str:
     from lakehouse.aws.clients import client
 
     try:
-        summary = client("kinesis", config.aws, endpoint).describe_stream_summary(StreamName=config.stream.name)
+        summary = client("kinesis", config.aws.region, endpoint).describe_stream_summary(StreamName=config.stream.name)
     except (BotoCoreError, ClientError) as err:
         raise SourceError(f"cannot reach Kinesis stream '{config.stream.name}': {describe(err)}") from None
     description = summary["StreamDescriptionSummary"]
@@ -161,12 +161,12 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
 
     def work(report: StepReport) -> None:
         endpoint = aws_endpoint(config)
-        glue = client("glue", config.aws, endpoint)
+        glue = client("glue", config.aws.region, endpoint)
         outcomes = publish_catalog(spark, config, glue, report)
         for name, outcome in sorted(outcomes.items()):
             if outcome in ("created", "updated"):
                 report.versions[f"glue:{name}"] = delta.version(spark, config.root, name) or 0
-        create_views(client("athena", config.aws, endpoint), config, report, glue=glue)
+        create_views(client("athena", config.aws.region, endpoint), config, report, glue=glue)
 
     return _step(spark, config, "publish", work, run_id)
 

@@ -63,7 +63,7 @@ def cmd_produce(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.datagen.generator import registry_world
     from lakehouse.datagen.producer import ensure_stream, produce
 
-    kinesis = client("kinesis", config.aws, aws_endpoint(config))
+    kinesis = client("kinesis", config.aws.region, aws_endpoint(config))
     ensure_stream(kinesis, config.stream.name, config.stream.shards)
     if args.only_if_empty and _stream_has_records(kinesis, config.stream.name):
         print(f"stream {config.stream.name} already holds records: nothing produced (--only-if-empty)")

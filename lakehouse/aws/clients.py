@@ -1,17 +1,15 @@
-"""boto3 clients built from config: the same code talks to AWS and to the local stand-in."""
+"""boto3 clients: the same code talks to AWS and to a local stand-in (an `endpoint_url`)."""
 from __future__ import annotations
 
 from typing import Any
-
-from lakehouse.config import AwsConfig
 
 # An endpoint other than AWS's (the local stand-in) accepts any credentials; these only keep boto3
 # from looking for real ones.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def client(service: str, aws: AwsConfig, endpoint_url: str | None = None) -> Any:
-    """A boto3 client for `service`. `endpoint_url` is the resolved endpoint (None on AWS)."""
+def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
+    """A boto3 client for `service` in `region`. `endpoint_url` is the resolved endpoint (None on AWS)."""
     import boto3
     import botocore.config
 
@@ -19,7 +17,7 @@ def client(service: str, aws: AwsConfig, endpoint_url: str | None = None) -> Any
     # budget; anything else fails fast with a clear message rather than waiting on hidden retries.
     settings = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                                       read_timeout=30)
-    kwargs: dict[str, Any] = {"region_name": aws.region, "config": settings}
+    kwargs: dict[str, Any] = {"region_name": region, "config": settings}
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
         kwargs.update(LOCAL_CREDENTIALS)

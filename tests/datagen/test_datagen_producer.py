@@ -19,7 +19,6 @@ import pytest
 from faults.kinesis import FaultInjectingKinesis, FaultPlan
 
 from lakehouse.aws import clients
-from lakehouse.config import AwsConfig
 from lakehouse.datagen.feed import SyntheticRecord, synthetic_events, synthetic_records
 from lakehouse.datagen.producer import BACKOFF_CAP_SECONDS, ProduceError, ensure_stream, produce
 from lakehouse.local.aws import LocalAws
@@ -74,7 +73,7 @@ class Recording:
 
 @pytest.fixture
 def kinesis(local_aws: LocalAws) -> Any:
-    return clients.client("kinesis", AwsConfig(region="us-east-1"), local_aws.url)
+    return clients.client("kinesis", "us-east-1", local_aws.url)
 
 
 @pytest.fixture

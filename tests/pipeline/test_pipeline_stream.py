@@ -78,7 +78,7 @@ def streamed(spark: SparkSession, local_aws: LocalAws, tmp_path_factory: pytest.
     root = tmp_path_factory.mktemp("stream")
     name = f"events-{uuid.uuid4().hex[:8]}"
     config = load_config("local", {"storage.root": str(root), "aws.endpoint_url": local_aws.url})
-    kinesis = client("kinesis", config.aws, local_aws.url)
+    kinesis = client("kinesis", config.aws.region, local_aws.url)
     ensure_stream(kinesis, name, 2)
     summary = produce(kinesis, name, rate=5000, seconds=1, seed=5, events=600)
 
@@ -135,7 +135,7 @@ def test_poison_records_go_to_quarantine_and_the_stream_goes_on(spark: SparkSess
     name = f"poison-{uuid.uuid4().hex[:8]}"
     config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
                                    "stream.name": name, "stream.shards": 1})
-    kinesis = client("kinesis", config.aws, local_aws.url)
+    kinesis = client("kinesis", config.aws.region, local_aws.url)
     ensure_stream(kinesis, name, 1)
     good = ('{"event_id": "5b0c8a52-7f0e-4d7e-9c43-2f1f4c1b9a10", "event_type": "enrollment_started", '
             '"event_time": "2026-11-20T10:00:00.000Z", "schema_version": 1, "enrollment_id": "en-1", '
@@ -175,7 +175,7 @@ def test_a_checkpoint_started_over_reads_the_stream_again_rather_than_skipping_i
     name = f"restart-{uuid.uuid4().hex[:8]}"
     config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
                                    "stream.name": name, "stream.shards": 1, "stream.max_records_per_shard": 20})
-    kinesis = client("kinesis", config.aws, local_aws.url)
+    kinesis = client("kinesis", config.aws.region, local_aws.url)
     ensure_stream(kinesis, name, 1)
     summary = produce(kinesis, name, rate=5000, seconds=1, seed=9, events=50)
     assert app.run_stream(spark, config, available_now=True).status == "succeeded"
@@ -199,7 +199,7 @@ def test_continuous_mode_follows_records_put_while_it_runs_and_stops_cleanly(
     name = f"continuous-{uuid.uuid4().hex[:8]}"
     config = load_config("local", {"storage.root": str(tmp_path), "aws.endpoint_url": local_aws.url,
                                    "stream.name": name, "stream.shards": 2})
-    kinesis = client("kinesis", config.aws, local_aws.url)
+    kinesis = client("kinesis", config.aws.region, local_aws.url)
     ensure_stream(kinesis, name, 2)
     first = produce(kinesis, name, rate=5000, seconds=1, seed=21, events=100)
     later: list[Any] = []

@@ -64,7 +64,7 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
 ) -> None:
     config = _config(tmp_path)
     root = config.root
-    glue = client("glue", config.aws, local_aws.url)
+    glue = client("glue", config.aws.region, local_aws.url)
     for name in PUBLISHED:
         delta.ensure(spark, root, name)
     rows = [(date(2026, 10, 1), "North", "face", 4, 2, 1, 1, 2 / 3, 150.0, 330.0, 200.0)]

@@ -154,7 +154,7 @@ def test_office_attendance_monthly(spark: SparkSession, gold_db: str) -> None:
 def test_create_views_submits_one_athena_query_per_view(local_aws: LocalAws, tmp_path: Path) -> None:
     database = f"gold_{uuid.uuid4().hex[:8]}"
     config = load_config("local", overrides={"storage.root": str(tmp_path), "catalog.gold_database": database})
-    athena = client("athena", config.aws, local_aws.url)
+    athena = client("athena", config.aws.region, local_aws.url)
 
     created = views.create_views(athena, config, StepReport("run-1", "publish"))
 
@@ -176,7 +176,7 @@ def test_create_views_submits_one_athena_query_per_view(local_aws: LocalAws, tmp
 def test_create_views_names_the_view_athena_refused(local_aws: LocalAws, tmp_path: Path) -> None:
     config = load_config("local", overrides={"storage.root": str(tmp_path)})
     config = dataclasses.replace(config, catalog=dataclasses.replace(config.catalog, athena_workgroup="no-such-wg"))
-    athena = client("athena", config.aws, local_aws.url)
+    athena = client("athena", config.aws.region, local_aws.url)
 
     with pytest.raises(LakehouseError, match="Athena view 'enrollments_monthly': could not submit"):
         views.create_views(athena, config, StepReport("run-1", "publish"))
@@ -201,7 +201,7 @@ def test_a_view_glue_already_holds_with_the_same_select_is_left_alone(local_aws:
 
     database = f"gold_{uuid.uuid4().hex[:8]}"
     config = load_config("local", overrides={"storage.root": str(tmp_path), "catalog.gold_database": database})
-    athena, glue = client("athena", config.aws, local_aws.url), client("glue", config.aws, local_aws.url)
+    athena, glue = client("athena", config.aws.region, local_aws.url), client("glue", config.aws.region, local_aws.url)
     glue.create_database(DatabaseInput={"Name": database})
     select = (resources.files("lakehouse.publish") / "views" / "enrollments_monthly.sql").read_text()
     select = select.replace("${gold}", database).strip().rstrip(";")

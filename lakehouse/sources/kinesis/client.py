@@ -12,7 +12,6 @@ from typing import Any
 import botocore.exceptions
 
 from lakehouse.aws import clients
-from lakehouse.config import AwsConfig
 from lakehouse.errors import SourceError
 from lakehouse.sources.kinesis.options import KinesisOptions
 
@@ -25,7 +24,7 @@ _TRANSIENT = {"InternalFailure", "ServiceUnavailable", "InternalServerError", "K
 
 def kinesis_client(opts: KinesisOptions) -> Any:
     """A boto3 Kinesis client for the options' region (and endpointUrl, a local stand-in)."""
-    return clients.client("kinesis", AwsConfig(region=opts.region), opts.endpoint_url)
+    return clients.client("kinesis", opts.region, opts.endpoint_url)
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random) -> float:

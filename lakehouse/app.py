@@ -141,11 +141,14 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
     def work(report: StepReport) -> None:
         endpoint = aws_endpoint(config)
         glue = client("glue", config.aws, endpoint)
-        outcomes = publish_catalog(spark, config, glue, report)
+        catalog = config.catalog
+        databases = {"silver": catalog.silver_database, "gold": catalog.gold_database}
+        outcomes = publish_catalog(spark, config.root, databases, glue, report.progress)
         for name, outcome in sorted(outcomes.items()):
             if outcome in ("created", "updated"):
                 report.versions[f"glue:{name}"] = delta.version(spark, config.root, name) or 0
-        create_views(client("athena", config.aws, endpoint), config, report, glue=glue)
+        create_views(client("athena", config.aws, endpoint), catalog.gold_database, catalog.athena_workgroup,
+                     catalog.athena_output, report.progress, glue=glue)
 
     return _step(spark, config, "publish", work, run_id)
 
@@ -179,9 +182,9 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
 
 def write_dashboard(spark: SparkSession, config: Config) -> str:
     """The KPI dashboard, one self-contained HTML file; returns its path."""
-    from lakehouse.publish.dashboard import write_dashboard as write
+    from lakehouse.publish import dashboard
 
-    return write(spark, config.root, config.dashboard.path)
+    return dashboard.write_dashboard(spark, config.root, config.dashboard.path)
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:

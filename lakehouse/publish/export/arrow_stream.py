@@ -1,9 +1,9 @@
 """A DataFrame's rows as a stream of Arrow record batches, one partition at a time.
 
-The one module of the lakehouse allowed to use PySpark internals (`DataFrame._jdf.toArrowBatchRdd`,
+The one module of `lakehouse.publish` allowed to use PySpark internals (`DataFrame._jdf.toArrowBatchRdd`,
 `pyspark.util._local_iterator_from_socket`, the JVM's `PythonRDD`, the session's `_jconf`):
 PySpark streams rows (`toLocalIterator`) and collects Arrow (`toArrow`), but does not stream Arrow.
-A PySpark upgrade that moves these pieces breaks this module alone.
+A PySpark upgrade that moves these pieces breaks the export here and nowhere else.
 """
 from __future__ import annotations
 

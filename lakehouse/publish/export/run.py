@@ -72,7 +72,7 @@ def export_gold(spark: SparkSession, root: str, endpoint: Endpoint, schema: str,
         schema: the schema the tables go to (created if missing).
         progress: where progress lines go.
         after_table_loaded: called with the number of tables loaded so far after each one is
-            loaded into staging (before the swap).
+            loaded into staging, before the swap (the crash test kills the process from here).
         snapshots: the gold snapshots to export, from `gold_snapshots` (default: read now). A caller
             that records them before the export passes them, so a failed export still says what it read.
 
@@ -83,6 +83,7 @@ def export_gold(spark: SparkSession, root: str, endpoint: Endpoint, schema: str,
 
     Raises:
         ExportError: a table cannot be exported, or PostgreSQL refused; nothing was changed.
+        SourceError: the database does not answer.
     """
     snapshots = dict(gold_snapshots(spark, root) if snapshots is None else snapshots)
     plans = {t.full_name: plan(t) for t in tables_in("gold") if t.full_name in snapshots}

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 from lakehouse.config import load_config
 from lakehouse.local.postgres import EmbeddedPostgres
 from lakehouse.ops.runs import StepReport
-from lakehouse.publish.postgres_export import export_gold
+from lakehouse.publish.export import export_gold
 from lakehouse.sources.postgres import Endpoint, connect
 from lakehouse.spark import get_spark
 from lakehouse.storage import delta
@@ -106,8 +106,8 @@ def peer(endpoint: Endpoint, schema: str, text: bytes) -> tuple[float, float]:
 
 def export(spark: SparkSession, root: str, endpoint: Endpoint, schema: str) -> float:
     started = time.monotonic()
-    outcomes = export_gold(spark, root, endpoint, schema, StepReport("bench", "export"))
-    assert outcomes[TABLE] == "exported", outcomes
+    result = export_gold(spark, root, endpoint, schema, StepReport("bench", "export").progress)
+    assert result.outcomes[TABLE] == "exported", result.outcomes
     return time.monotonic() - started
 
 

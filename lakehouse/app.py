@@ -162,11 +162,14 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
     def work(report: StepReport) -> None:
         endpoint = aws_endpoint(config)
         glue = client("glue", config.aws.region, endpoint)
-        outcomes = publish_catalog(spark, config, glue, report)
+        catalog = config.catalog
+        databases = {"silver": catalog.silver_database, "gold": catalog.gold_database}
+        outcomes = publish_catalog(spark, config.root, databases, glue, report.progress)
         for name, outcome in sorted(outcomes.items()):
             if outcome in ("created", "updated"):
                 report.versions[f"glue:{name}"] = delta.version(spark, config.root, name) or 0
-        create_views(client("athena", config.aws.region, endpoint), config, report, glue=glue)
+        create_views(client("athena", config.aws.region, endpoint), catalog.gold_database, catalog.athena_workgroup,
+                     catalog.athena_output, report.progress, glue=glue)
 
     return _step(spark, config, "publish", work, run_id)
 
@@ -180,14 +183,20 @@ def export_database(config: Config) -> Iterator[Endpoint]:
 
 def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
     """Every gold table to PostgreSQL (atomic, idempotent)."""
-    from lakehouse.publish.postgres_export import export_gold
+    from lakehouse.publish.export import export_gold, gold_snapshots
 
     def work(report: StepReport) -> None:
         with export_database(config) as endpoint:
-            outcomes = export_gold(spark, config.root, endpoint, config.export.schema, report)
-        for name, outcome in sorted(outcomes.items()):
+            snapshots = gold_snapshots(spark, config.root)
+            # Recorded before the export, so a failed run still says which versions it read.
+            report.inputs.update({name: s.version for name, s in snapshots.items()})
+            result = export_gold(spark, config.root, endpoint, config.export.schema, report.progress,
+                                 snapshots=snapshots)
+        report.rows_in += result.rows_loaded
+        report.rows_out += result.rows_loaded
+        for name, outcome in sorted(result.outcomes.items()):
             if outcome == "exported":  # the Delta version the export read
-                report.versions[f"postgres:{name}"] = report.inputs.get(name, 0)
+                report.versions[f"postgres:{name}"] = result.versions[name]
 
     return _step(spark, config, "export", work, run_id)
 

@@ -16,13 +16,10 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from lakehouse.config import Config
 from lakehouse.contract import Table, tables_in
 from lakehouse.errors import LakehouseError
-from lakehouse.ops.runs import StepReport
+from lakehouse.ops.results import Progress, no_progress
 from lakehouse.storage import delta
-
-LAYERS = ("silver", "gold")
 
 # What Athena needs to read a Glue entry natively as Delta (table_type, EXTERNAL, the location);
 # the provider and the SerDe `path` let Spark on EMR, with Glue as its metastore, read it as Delta too.
@@ -152,38 +149,39 @@ def ensure_database(glue: Any, database: str, layer: str) -> bool:
         return True
 
 
-def publish_catalog(spark: SparkSession, config: Config, glue: Any, report: StepReport) -> dict[str, str]:
-    """Register every existing silver and gold Delta table in the Glue Data Catalog.
+def publish_catalog(spark: SparkSession, root: str, databases: dict[str, str], glue: Any,
+                    progress: Progress = no_progress) -> dict[str, str]:
+    """Register every existing Delta table of the given layers in the Glue Data Catalog.
 
-    One Glue database per layer (`config.catalog.silver_database`, `gold_database`). Each table's
-    columns come from its Delta schema as it is now. A registered table whose Delta table does not
-    exist yet is not published: its outcome is "skipped" and the report names it.
+    One Glue database per layer. Each table's columns come from its Delta schema as it is now. A
+    registered table whose Delta table does not exist yet is not published: its outcome is
+    "skipped" and a progress line names it.
 
     Args:
         spark: the session, to read each table's schema from its Delta log.
-        config: the loaded configuration (storage root and catalog names).
+        root: the lakehouse's storage root.
+        databases: layer ("silver", "gold") -> its Glue database, created if missing; the layers
+            are published in this order.
         glue: a boto3 Glue client (on AWS, or the local moto server's).
-        report: the step's report, for progress lines.
+        progress: where progress lines go.
 
     Returns:
         `layer.table` -> "created" | "updated" | "unchanged" | "skipped".
     """
-    databases = {"silver": config.catalog.silver_database, "gold": config.catalog.gold_database}
     outcomes: dict[str, str] = {}
-    for layer in LAYERS:
-        database = databases[layer]
+    for layer, database in databases.items():
         if ensure_database(glue, database, layer):
-            report.progress(f"Glue database {database} created")
+            progress(f"Glue database {database} created")
         for table in tables_in(layer):
-            if not delta.exists(spark, config.root, table.full_name):
+            if not delta.exists(spark, root, table.full_name):
                 outcomes[table.full_name] = "skipped"
                 continue
-            location = delta.path(config.root, table.full_name)
-            schema = spark.read.format("delta").load(location).schema
+            location = delta.path(root, table.full_name)
+            schema = delta.table_schema(spark, root, table.full_name)
             outcome = put_table(glue, database, table_input(table, schema, location))
             outcomes[table.full_name] = outcome
-            report.progress(f"{table.full_name} -> {database}.{table.name}: {outcome}")
+            progress(f"{table.full_name} -> {database}.{table.name}: {outcome}")
     skipped = [name for name, outcome in outcomes.items() if outcome == "skipped"]
     if skipped:
-        report.progress(f"not published, no Delta table yet: {', '.join(skipped)}")
+        progress(f"not published, no Delta table yet: {', '.join(skipped)}")
     return outcomes

@@ -16,9 +16,8 @@ import sqlglot
 from botocore.exceptions import ClientError
 from sqlglot.errors import ParseError
 
-from lakehouse.config import Config
 from lakehouse.errors import LakehouseError
-from lakehouse.ops.runs import StepReport
+from lakehouse.ops.results import Progress, no_progress
 
 PLACEHOLDER = "${gold}"
 _RUNNING = ("QUEUED", "RUNNING")
@@ -106,21 +105,22 @@ def current_sql(glue: Any, database: str, name: str) -> str | None:
         return None
 
 
-def create_views(athena: Any, config: Config, report: StepReport,
-                 timeout_seconds: float = 300.0, glue: Any = None) -> dict[str, str]:
+def create_views(athena: Any, gold_database: str, workgroup: str, output_location: str,
+                 progress: Progress = no_progress, glue: Any = None, timeout_seconds: float = 300.0) -> dict[str, str]:
     """Create or replace every view in the gold Glue database through Athena, one query each.
 
-    The gold database must exist in Glue already (`publish_catalog` creates it). Each query runs
-    in `config.catalog.athena_workgroup`, writes its result under `athena_output`, and is waited
-    for before the next is submitted.
+    The gold database must exist in Glue already (`publish_catalog` creates it). Each query is
+    waited for before the next is submitted.
 
     Args:
         athena: a boto3 Athena client (on AWS, or the local moto server's).
-        config: the loaded configuration (catalog names).
-        report: the step's report, for progress lines.
-        timeout_seconds: how long to wait for each query.
+        gold_database: the gold Glue database, where the views go and whose tables they read.
+        workgroup: the Athena workgroup the queries run in.
+        output_location: where Athena writes the queries' results (s3://... on AWS).
+        progress: where progress lines go.
         glue: a boto3 Glue client; with it, a view Glue already holds with the same SELECT is left
             alone (no query), so publishing twice with no change changes nothing.
+        timeout_seconds: how long to wait for each query.
 
     Returns:
         view name -> the Athena query execution id that created it, or "unchanged".
@@ -128,24 +128,23 @@ def create_views(athena: Any, config: Config, report: StepReport,
     Raises:
         LakehouseError: a view that does not parse, could not be submitted, failed or timed out.
     """
-    catalog = config.catalog
     created: dict[str, str] = {}
     for name in view_names():
-        statement = create_statement(name, catalog.gold_database)
-        if glue is not None and current_sql(glue, catalog.gold_database, name) == view_sql(name, catalog.gold_database):
+        statement = create_statement(name, gold_database)
+        if glue is not None and current_sql(glue, gold_database, name) == view_sql(name, gold_database):
             created[name] = "unchanged"
-            report.progress(f"view {catalog.gold_database}.{name}: unchanged")
+            progress(f"view {gold_database}.{name}: unchanged")
             continue
         try:
             query_id: str = athena.start_query_execution(
                 QueryString=statement,
-                QueryExecutionContext={"Database": catalog.gold_database},
-                WorkGroup=catalog.athena_workgroup,
-                ResultConfiguration={"OutputLocation": catalog.athena_output},
+                QueryExecutionContext={"Database": gold_database},
+                WorkGroup=workgroup,
+                ResultConfiguration={"OutputLocation": output_location},
             )["QueryExecutionId"]
         except ClientError as err:
             raise LakehouseError(f"Athena view '{name}': could not submit the query: {err}") from None
         _wait(athena, name, query_id, timeout_seconds)
         created[name] = query_id
-        report.progress(f"view {catalog.gold_database}.{name} created (Athena query {query_id})")
+        progress(f"view {gold_database}.{name} created (Athena query {query_id})")
     return created

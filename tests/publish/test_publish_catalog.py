@@ -16,7 +16,6 @@ from lakehouse.config import Config, load_config
 from lakehouse.contract import tables_in
 from lakehouse.errors import LakehouseError
 from lakehouse.local.aws import LocalAws
-from lakehouse.ops.runs import StepReport
 from lakehouse.publish.catalog import glue_type, publish_catalog
 from lakehouse.storage import delta
 
@@ -34,6 +33,10 @@ def _config(root: Path) -> Config:
 
 def _glue_entry(glue: Any, database: str, name: str) -> dict[str, Any]:
     return glue.get_table(DatabaseName=database, Name=name)["Table"]
+
+
+def _databases(config: Config) -> dict[str, str]:
+    return {"silver": config.catalog.silver_database, "gold": config.catalog.gold_database}
 
 
 def _database(config: Config, full_name: str) -> str:
@@ -60,8 +63,7 @@ def test_glue_type_maps_spark_types_to_hive_names() -> None:
 
 
 def test_publish_registers_real_delta_schemas_and_is_idempotent(
-    spark: SparkSession, local_aws: LocalAws, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-) -> None:
+    spark: SparkSession, local_aws: LocalAws, tmp_path: Path) -> None:
     config = _config(tmp_path)
     root = config.root
     glue = client("glue", config.aws.region, local_aws.url)
@@ -82,15 +84,18 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
         "StorageDescriptor": {"Columns": [{"Name": "col", "Type": "array<string>"}],
                               "Location": delta.path(root, "silver.offices")},
     })
-    report = StepReport("run-1", "publish")
+    progress: list[str] = []
 
-    first = publish_catalog(spark, config, glue, report)
+    first = publish_catalog(spark, root, _databases(config), glue, progress.append)
 
     expected_outcomes = {t.full_name: "skipped" for layer in ("silver", "gold") for t in tables_in(layer)}
     expected_outcomes.update({"silver.enrollment_events": "created", "silver.offices": "updated",
                               "gold.kpi_validation_times_daily": "created"})
     assert first == expected_outcomes
-    assert "not published, no Delta table yet:" in capsys.readouterr().err
+    silver = config.catalog.silver_database
+    assert f"silver.enrollment_events -> {silver}.enrollment_events: created" in progress
+    assert f"silver.offices -> {silver}.offices: updated" in progress
+    assert progress[-1].startswith("not published, no Delta table yet: silver.biometric_validations, ")
 
     for name in PUBLISHED:
         entry = _glue_entry(glue, _database(config, name), name.split(".")[1])
@@ -122,7 +127,7 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
         {"Name": "region", "Type": "string", "Comment": "Region name"}]
 
     before = {name: _glue_entry(glue, _database(config, name), name.split(".")[1]) for name in PUBLISHED}
-    second = publish_catalog(spark, config, glue, report)
+    second = publish_catalog(spark, root, _databases(config), glue, progress.append)
 
     assert {name: second[name] for name in PUBLISHED} == {name: "unchanged" for name in PUBLISHED}
     for name in PUBLISHED:
@@ -135,7 +140,7 @@ def test_publish_registers_real_delta_schemas_and_is_idempotent(
     wider = spark.read.format("delta").load(kpi_path).selectExpr("*", "CAST(400.0 AS DOUBLE) AS p99_ms")
     wider.write.format("delta").mode("append").option("mergeSchema", "true").save(kpi_path)
 
-    third = publish_catalog(spark, config, glue, report)
+    third = publish_catalog(spark, root, _databases(config), glue, progress.append)
 
     assert {name: third[name] for name in PUBLISHED} == {
         "silver.enrollment_events": "unchanged", "silver.offices": "unchanged",

@@ -21,6 +21,8 @@ from pyspark.sql import functions as F
 
 from lakehouse import contract
 from lakehouse.publish.dashboard import write_dashboard
+from lakehouse.publish.dashboard.charts import LineChart, Series
+from lakehouse.publish.dashboard.svg import line_svg
 from lakehouse.storage import delta
 
 D1, D2, D3 = "2026-10-01", "2026-10-02", "2026-10-03"
@@ -291,6 +293,20 @@ def test_freshness_of_every_silver_and_gold_table(dashboard: tuple[Path, dt.date
         assert before - dt.timedelta(seconds=1) <= committed <= after + dt.timedelta(seconds=1), name
 
 
+def test_the_generation_time_is_a_parameter(spark: SparkSession, dashboard: tuple[Path, dt.datetime, dt.datetime],
+                                            tmp_path: Path) -> None:
+    root = str(dashboard[0].parent.parent)
+    latest = delta.latest_commit(spark, root, "gold.kpi_office_daily")
+    assert latest is not None and latest[1] is not None
+    generated = latest[1] + dt.timedelta(hours=3, minutes=5, seconds=20, microseconds=500)
+    text = Path(write_dashboard(spark, root, str(tmp_path / "pinned.html"), generated_at=generated)).read_text()
+    shown = generated.strftime("%Y-%m-%d %H:%M UTC")  # the minute, as the page shows times
+    assert f"<p>Generated {shown} from the gold" in text
+    assert Page(text).figures["freshness"].texts["as-of"] == [f"as of {shown}"]
+    row = re.search(r'<tr data-table="gold.kpi_office_daily".*?</tr>', text)
+    assert row is not None and row.group(0).endswith('<td class="num">3 h 5 min</td></tr>')
+
+
 def test_tables_without_rows_show_a_no_data_panel(spark: SparkSession, tmp_path: Path) -> None:
     root = str(tmp_path / "root")
     delta.ensure(spark, root, "gold.kpi_office_daily")  # exists, no rows
@@ -389,11 +405,9 @@ def test_chromium_renders_the_dashboard(dashboard: tuple[Path, dt.datetime, dt.d
 
 def test_a_line_breaks_over_days_without_data() -> None:
     """Oct 1-2, then nothing until Oct 10: two pieces (a 2-point line, a lone dot), not one line across."""
-    from lakehouse.publish.dashboard import LineChart, Series, _line_svg
-
     values: dict[dt.date, float | None] = {dt.date(2026, 10, 1): 1.0, dt.date(2026, 10, 2): 2.0,
                                            dt.date(2026, 10, 10): 3.0}
-    svg = _line_svg(LineChart("k", "t", "y", [Series("s", values, "#000000")], "src", "now"))
+    svg = line_svg(LineChart("k", "t", "y", [Series("s", values, "#000000")], "src", "now"))
     lines = re.findall(r'<polyline[^>]* points="([^"]+)"', svg)
     assert [len(points.split()) for points in lines] == [2]
     assert len(re.findall(r"<circle cx=", re.sub(r"<marker.*?</marker>", "", svg))) == 1  # the lone dot

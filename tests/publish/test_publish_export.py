@@ -1,6 +1,7 @@
 """Gold -> PostgreSQL export against real Delta tables and the real embedded PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,11 +14,11 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse import app, contract
-from lakehouse.config import ExportConfig, SecretRef
+from lakehouse.config import ExportConfig, SecretRef, load_config
 from lakehouse.errors import SourceError
 from lakehouse.local.postgres import EmbeddedPostgres
-from lakehouse.ops.runs import StepReport
-from lakehouse.publish.postgres_export import ExportError, export_gold
+from lakehouse.ops.results import Progress, no_progress
+from lakehouse.publish.export import ExportError, ExportResult, export_gold
 from lakehouse.sources.postgres import Endpoint, connect
 from lakehouse.storage import delta
 
@@ -105,7 +106,11 @@ def _write_gold(spark: SparkSession, root: Path) -> None:
 
 
 def _export(spark: SparkSession, root: Path, endpoint: Endpoint) -> dict[str, str]:
-    return export_gold(spark, str(root), endpoint, SCHEMA, StepReport("test", "export"))
+    return _export_result(spark, root, endpoint).outcomes
+
+
+def _export_result(spark: SparkSession, root: Path, endpoint: Endpoint, progress: Progress = no_progress) -> ExportResult:
+    return export_gold(spark, str(root), endpoint, SCHEMA, progress)
 
 
 def _rows(endpoint: Endpoint, name: str) -> list[tuple[Any, ...]]:
@@ -144,8 +149,14 @@ def test_gold_arrives_row_for_row_with_keys_indexes_comments_and_types(
     path = delta.path(str(tmp_path), "gold.fct_enrollments")
     spark.sql(f"ALTER TABLE delta.`{path}` ALTER COLUMN minutes_to_complete COMMENT 'From start to completion'")
 
-    assert _export(spark, tmp_path, export_db) == {name: "exported" for name in GOLD}
+    progress: list[str] = []
+    result = _export_result(spark, tmp_path, export_db, progress.append)
 
+    assert result.outcomes == {name: "exported" for name in GOLD}
+    # each written once; fct_enrollments' column comment is a second commit
+    assert result.versions == {name: 1 if name == "gold.fct_enrollments" else 0 for name in GOLD}
+    assert result.rows == {name: len(rows) for name, rows in GOLD.items()}
+    assert progress[-1].startswith("swapped in 7 table(s) in one transaction: gold.dim_date, gold.dim_office, ")
     _assert_equal(export_db, GOLD)
     with connect(export_db) as conn:
         keys = conn.execute(
@@ -185,12 +196,16 @@ def test_unchanged_gold_changes_nothing_and_a_changed_table_alone_is_rewritten(
     _export(spark, tmp_path, export_db)
     before = _physical(export_db)
 
-    assert set(_export(spark, tmp_path, export_db).values()) == {"unchanged"}
+    unchanged = _export_result(spark, tmp_path, export_db)
+    assert set(unchanged.outcomes.values()) == {"unchanged"}
+    assert unchanged.rows == {}
     assert _physical(export_db) == before
 
     _write(spark, tmp_path, "gold.fct_enrollments", CHANGED_ENROLLMENTS)
-    outcomes = _export(spark, tmp_path, export_db)
-    assert outcomes == {name: "exported" if name == "gold.fct_enrollments" else "unchanged" for name in GOLD}
+    result = _export_result(spark, tmp_path, export_db)
+    assert result.outcomes == {name: "exported" if name == "gold.fct_enrollments" else "unchanged" for name in GOLD}
+    assert result.versions == {name: 1 if name == "gold.fct_enrollments" else 0 for name in GOLD}
+    assert result.rows == {"gold.fct_enrollments": 4}
     _assert_equal(export_db, {**GOLD, "gold.fct_enrollments": CHANGED_ENROLLMENTS})
     after = _physical(export_db)
     rewritten = {name for name in before if after.get(name) != before[name]}
@@ -207,8 +222,9 @@ def test_missing_gold_tables_are_skipped_and_their_export_kept(
     _export(spark, tmp_path, export_db)
     other = tmp_path / "other"
     _write(spark, other, "gold.dim_date", GOLD["gold.dim_date"][:1])
-    outcomes = _export(spark, other, export_db)
-    assert outcomes == {name: "exported" if name == "gold.dim_date" else "missing" for name in GOLD}
+    result = _export_result(spark, other, export_db)
+    assert result.outcomes == {name: "exported" if name == "gold.dim_date" else "missing" for name in GOLD}
+    assert (result.versions, result.rows) == ({"gold.dim_date": 0}, {"gold.dim_date": 1})
     _assert_equal(export_db, {**GOLD, "gold.dim_date": GOLD["gold.dim_date"][:1]})
 
 
@@ -228,15 +244,23 @@ def test_a_failing_table_fails_the_whole_export_and_changes_nothing(
 
 
 KILLED = """
+import os
 import sys
 from lakehouse.config import load_config
-from lakehouse.ops.runs import StepReport
-from lakehouse.publish.postgres_export import export_gold
+from lakehouse.publish.export import export_gold
 from lakehouse.sources.postgres import Endpoint
 from lakehouse.spark import get_spark
+
+
+def killed_after_two_tables(loaded: int) -> None:
+    if loaded == 2:
+        os._exit(137)  # as a kill would: no clean-up, no rollback sent, the connection just drops
+
+
 root, port, database = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 spark = get_spark(load_config("local", {"storage.root": root}).spark)
-export_gold(spark, root, Endpoint("127.0.0.1", port, database, "lakehouse"), "gold", StepReport("killed", "export"))
+export_gold(spark, root, Endpoint("127.0.0.1", port, database, "lakehouse"), "gold",
+            after_table_loaded=killed_after_two_tables)
 """
 
 
@@ -254,7 +278,7 @@ def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
         _write(spark, tmp_path, name, rows)
 
     # Three tables to export; the process dies after loading two of them, before the swap.
-    env = {**os.environ, "LAKEHOUSE_CRASH_AFTER_EXPORT_TABLES": "2", "LAKEHOUSE_DRIVER_MEMORY": "1g"}
+    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "1g"}
     killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path), str(export_db.port), export_db.database],
                             env=env, capture_output=True, text=True, timeout=600)
     assert killed.returncode == 137, killed.stderr[-2000:]
@@ -268,6 +292,29 @@ def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
     outcomes = _export(spark, tmp_path, export_db)
     assert sorted(n for n, o in outcomes.items() if o == "exported") == sorted(changed)
     _assert_equal(export_db, {**GOLD, **changed})
+
+
+def test_run_export_records_what_the_export_did(
+        spark: SparkSession, tmp_path: Path, pg_server: EmbeddedPostgres, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    _write(spark, tmp_path, "gold.dim_date", GOLD["gold.dim_date"][:1])  # its version 1, one row
+    config = dataclasses.replace(load_config("local", {"storage.root": str(tmp_path)}), export=ExportConfig(
+        "embedded", export_db.database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir)))
+
+    first, second = app.run_export(spark, config), app.run_export(spark, config)
+
+    runs = {r["run_id"]: r for r in delta.read(spark, str(tmp_path), "ops.pipeline_runs").collect()}
+    read = {name: 1 if name == "gold.dim_date" else 0 for name in GOLD}
+    exported = runs[first.run_id]
+    # rows: dim_date 1, dim_office 3, fct_enrollments 3, fct_biometric_validations 3, kpi_enrollments_daily 3,
+    # kpi_validation_times_daily 2, kpi_office_daily 3
+    assert (exported["step"], exported["status"], exported["rows_in"], exported["rows_out"]) == (
+        "export", "succeeded", 18, 18)
+    assert exported["input_versions"] == read
+    assert exported["delta_versions"] == {f"postgres:{name}": version for name, version in read.items()}
+    again = runs[second.run_id]
+    assert (again["status"], again["rows_in"], again["rows_out"], again["delta_versions"]) == ("no_change", 0, 0, {})
+    assert again["input_versions"] == read
 
 
 def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(

@@ -1,7 +1,6 @@
 """BI views: Trino SQL files, run on Spark against hand-made gold tables, created through moto's Athena."""
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -19,7 +18,6 @@ from lakehouse.aws.clients import client
 from lakehouse.config import load_config
 from lakehouse.errors import LakehouseError
 from lakehouse.local.aws import LocalAws
-from lakehouse.ops.runs import StepReport
 from lakehouse.publish import views
 from lakehouse.storage import delta
 
@@ -156,9 +154,12 @@ def test_create_views_submits_one_athena_query_per_view(local_aws: LocalAws, tmp
     config = load_config("local", overrides={"storage.root": str(tmp_path), "catalog.gold_database": database})
     athena = client("athena", config.aws.region, local_aws.url)
 
-    created = views.create_views(athena, config, StepReport("run-1", "publish"))
+    progress: list[str] = []
+
+    created = views.create_views(athena, database, "primary", f"{tmp_path}/_athena_results/", progress.append)
 
     assert sorted(created) == EXPECTED_VIEWS
+    assert progress == [f"view {database}.{name} created (Athena query {created[name]})" for name in EXPECTED_VIEWS]
     ids = athena.list_query_executions(WorkGroup="primary")["QueryExecutionIds"]
     executions = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
     ours = {e["QueryExecutionId"]: e for e in executions if f"VIEW {database}." in e["Query"]}
@@ -175,11 +176,10 @@ def test_create_views_submits_one_athena_query_per_view(local_aws: LocalAws, tmp
 
 def test_create_views_names_the_view_athena_refused(local_aws: LocalAws, tmp_path: Path) -> None:
     config = load_config("local", overrides={"storage.root": str(tmp_path)})
-    config = dataclasses.replace(config, catalog=dataclasses.replace(config.catalog, athena_workgroup="no-such-wg"))
     athena = client("athena", config.aws.region, local_aws.url)
 
     with pytest.raises(LakehouseError, match="Athena view 'enrollments_monthly': could not submit"):
-        views.create_views(athena, config, StepReport("run-1", "publish"))
+        views.create_views(athena, config.catalog.gold_database, "no-such-wg", f"{tmp_path}/_athena_results/")
 
 
 def test_a_failed_query_raises_with_athena_reason() -> None:
@@ -214,7 +214,7 @@ def test_a_view_glue_already_holds_with_the_same_select_is_left_alone(local_aws:
         "Name": "office_attendance_monthly", "TableType": "VIRTUAL_VIEW",
         "ViewOriginalText": f"/* Presto View: {stale} */", "ViewExpandedText": "/* Presto View */"})
 
-    created = views.create_views(athena, config, StepReport("run-1", "publish"), glue=glue)
+    created = views.create_views(athena, database, "primary", f"{tmp_path}/_athena_results/", glue=glue)
 
     assert created["enrollments_monthly"] == "unchanged"
     assert created["office_attendance_monthly"] != "unchanged"  # its SELECT changed: created again

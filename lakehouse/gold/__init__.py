@@ -1,7 +1,7 @@
 """Gold layer: facts, dimensions and KPIs built from silver, as pure DataFrame transformations.
 
-Every function takes silver DataFrames and returns one gold DataFrame in the registry schema of
-`lakehouse.tables`; reading and writing the tables is `lakehouse.io`'s job.
+Every function takes silver DataFrames and returns one gold DataFrame in the contract schema of
+`lakehouse.contract`; reading and writing the tables is `lakehouse.storage`'s job.
 """
 from lakehouse.gold.dimensions import dim_date, dim_office
 from lakehouse.gold.facts import fct_biometric_validations, fct_enrollments

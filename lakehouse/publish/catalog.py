@@ -4,7 +4,7 @@ Spark's own Glue registration of a Delta table stores a placeholder schema (one 
 column): Athena still reads the data from the Delta log, but BI tools, Lake Formation and Athena
 views see no real columns. Each entry written here carries the table's real columns, typed for
 Glue/Hive and commented, taken from the Delta log (so a column added by a schema merge shows up),
-with the registry's column comments and the table's description.
+with the contract's column comments and the table's description.
 
 Publishing is idempotent: an entry whose managed parts (type, parameters, location, columns,
 description) already match is left alone, so Glue keeps its version and update time.
@@ -74,7 +74,7 @@ def glue_type(data_type: T.DataType, where: str = "column") -> str:
 
 
 def glue_columns(table: Table, schema: T.StructType) -> list[dict[str, str]]:
-    """Glue columns for `schema`: the registry's comment for a column, else the Delta column's own."""
+    """Glue columns for `schema`: the contract's comment for a column, else the Delta column's own."""
     columns = []
     for f in schema.fields:
         column = {"Name": f.name, "Type": glue_type(f.dataType, f"{table.full_name}.{f.name}")}

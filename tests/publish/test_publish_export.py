@@ -257,9 +257,13 @@ def killed_after_two_tables(loaded: int) -> None:
         os._exit(137)  # as a kill would: no clean-up, no rollback sent, the connection just drops
 
 
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 root, port, database = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 spark = get_spark(load_config("local", {"storage.root": root}).spark)
-export_gold(spark, root, Endpoint("127.0.0.1", port, database, "lakehouse"), "gold",
+export_gold(spark, root, Endpoint("127.0.0.1", port, database, "lakehouse"), "gold", progress,
             after_table_loaded=killed_after_two_tables)
 """
 

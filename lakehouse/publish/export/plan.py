@@ -66,7 +66,7 @@ def plan(t: Table) -> Plan:
         ExportError: the table has no key, or a column has a type with no PostgreSQL export.
     """
     if not t.keys:
-        raise ExportError(f"{t.full_name} has no key in the table registry: PostgreSQL needs a primary key")
+        raise ExportError(f"{t.full_name} has no key in the data contract: PostgreSQL needs a primary key")
     columns = tuple((f.name, f.dataType.simpleString()) for f in contract.schema(t.full_name).fields)
     for name, kind in columns:
         if kind not in PG_TYPES:

@@ -167,7 +167,7 @@ def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, snaps
                 rows += batch.num_rows
         copy.write(COPY_TRAILER)
     copied = time.monotonic()
-    # Column comments as the Glue catalog has them: the registry's, else the Delta column's own.
+    # Column comments as the Glue catalog has them: the contract's, else the Delta column's own.
     delta_comments = {f.name: f.metadata["comment"] for f in source.schema.fields if f.metadata.get("comment")}
     for statement in ddl.finish_staging(schema, p, {c: p.table.comments.get(c) or delta_comments.get(c)
                                                     for c, _ in p.columns}):

@@ -87,8 +87,8 @@ class BatchHandler:
             validated.unpersist()
         self.result.add(done)
         self.batches += 1
-        self.progress(f"{flow.name} batch {batch_id}: {rows:,} in, {done.rows_out:,} new, "
-                      f"{done.rows_quarantined:,} quarantined, {duplicates:,} duplicates")
+        inserts = f"{done.rows_out:,} new, {duplicates:,} duplicates" if inserted else f"{valid:,} valid"
+        self.progress(f"{flow.name} batch {batch_id}: {rows:,} in, {inserts}, {done.rows_quarantined:,} quarantined")
 
 
 def follow_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress,

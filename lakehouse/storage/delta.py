@@ -20,6 +20,7 @@ from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.contract import conform, empty, schema, table
+from lakehouse.errors import LakehouseError
 from lakehouse.storage import delta_log
 
 
@@ -44,8 +45,10 @@ def ensure(spark: SparkSession, root: str, name: str) -> None:
 
 def read(spark: SparkSession, root: str, name: str, version: int | None = None) -> DataFrame:
     """The table (as of `version`, by default the latest), or no rows with the contract schema if
-    it does not exist."""
+    it does not exist; a `version` of a table that does not exist is an error, not an empty table."""
     if not exists(spark, root, name):
+        if version is not None:
+            raise LakehouseError(f"{name}: no Delta table at {path(root, name)} to read version {version} of")
         return empty(spark, name)
     reader = spark.read.format("delta")
     if version is not None:

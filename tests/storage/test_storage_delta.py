@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.errors import LakehouseError
 from lakehouse.storage import delta
 
 NAME = "silver.office_reports"
@@ -79,6 +81,8 @@ def test_read_as_of_a_version(spark: SparkSession, tmp_path) -> None:
     delta.append(_rows(spark, [(D2, "OF-1", 8.0, 10, 9, "v1", "a.csv:3", T0)]), root, NAME)
     assert sorted(r["notes"] for r in delta.read(spark, root, NAME, version=0).collect()) == ["v0"]
     assert sorted(r["notes"] for r in delta.read(spark, root, NAME).collect()) == ["v0", "v1"]
+    with pytest.raises(LakehouseError, match="silver.office_reports: no Delta table at .* to read version 0 of"):
+        delta.read(spark, f"{root}/elsewhere", NAME, version=0)  # never an empty table in its place
 
 
 def test_increments_hand_each_run_only_the_new_rows(spark: SparkSession, tmp_path) -> None:

@@ -63,7 +63,7 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
     try:
         result = work(report)
         if result is not None:
-            report.absorb(result)
+            report.add(result)
     except BaseException as err:
         report.status, report.message = "failed", describe(err)
         with contextlib.suppress(Exception):

@@ -28,7 +28,7 @@ class QualityMetric:
     duplicates_dropped: int = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StepResult:
     """What a step (or a part of one) did.
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pyspark.sql import SparkSession
 
 from lakehouse import contract
-from lakehouse.ops.results import QualityMetric, StepResult
+from lakehouse.ops.results import StepResult
 from lakehouse.storage import delta
 
 
@@ -24,39 +24,21 @@ def new_run_id(step: str) -> str:
 
 
 @dataclass
-class StepReport:
-    """One run of a step: its identity and timing, and what it did; one row of `ops.pipeline_runs`."""
+class StepReport(StepResult):
+    """One run of a step: its identity and timing, and what it did (the `StepResult` fields, taken
+    in with `add`); one row of `ops.pipeline_runs`."""
 
     run_id: str
     step: str
     started_at: datetime = field(default_factory=now)
     finished_at: datetime | None = None
     status: str = "running"
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_quarantined: int = 0
-    versions: dict[str, int] = field(default_factory=dict)
-    inputs: dict[str, int] = field(default_factory=dict)
     message: str = ""
-    quality: list[QualityMetric] = field(default_factory=list)
     _clock: float = field(default_factory=time.monotonic)
 
     def progress(self, text: str) -> None:
         """A progress line on stderr, so a user sees what Spark is working on."""
         print(f"[{self.step} +{time.monotonic() - self._clock:6.1f}s] {text}", file=sys.stderr, flush=True)
-
-    def absorb(self, result: StepResult) -> None:
-        """Take in what the step's pipeline function returned."""
-        self.rows_in += result.rows_in
-        self.rows_out += result.rows_out
-        self.rows_quarantined += result.rows_quarantined
-        self.versions.update(result.versions)
-        self.inputs.update(result.inputs)
-        self.quality.extend(result.quality)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.versions)
 
 
 def last_inputs(spark: SparkSession, root: str, step: str) -> dict[str, int] | None:

@@ -23,11 +23,16 @@ $(BIN)/lakehouse: $(BIN)/python setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Pinned JVM artifacts (Delta, PostgreSQL JDBC) from Maven Central, resolved once and cached.
+# Pinned JVM artifacts from Maven Central, resolved once and cached: Delta and the PostgreSQL JDBC
+# driver (spark.jars), and S3A with its AWS SDK bundle in s3a/ (the driver's and executors' class
+# path; Spark's own Hadoop client jars are left out: pyspark has them).
 $(JARS)/.done: jvm/pom.xml
 	rm -rf $(JARS)
 	cd jvm && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
 	  -DincludeGroupIds=io.delta,io.unitycatalog,org.postgresql -DoutputDirectory=../$(JARS)
+	cd jvm && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+	  -DincludeGroupIds=org.apache.hadoop,software.amazon.awssdk \
+	  -DexcludeArtifactIds=hadoop-client-api,hadoop-client-runtime -DoutputDirectory=../$(JARS)/s3a
 	touch $@
 
 jars: $(JARS)/.done

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Config, DatabaseConfig
+from lakehouse.config.paths import is_remote
 from lakehouse.contract import TABLES, tables_in
 from lakehouse.errors import ConfigError, SourceError, describe
 from lakehouse.ops.results import StepResult
@@ -25,6 +26,7 @@ from lakehouse.sources.kinesis.connectors import StreamSettings
 from lakehouse.sources.landing import check_landing
 from lakehouse.sources.postgres import Endpoint, jdbc_endpoint
 from lakehouse.sources.registry import REGISTRY_DDL
+from lakehouse.spark import ObjectStore
 from lakehouse.storage import delta
 
 
@@ -111,7 +113,67 @@ def aws_endpoint(config: Config) -> str | None:
         return config.aws.endpoint_url
     from lakehouse.local.aws import start_detached
 
-    return start_detached(config.root).url
+    return start_detached(config.local_dir).url
+
+
+def kms_key(config: Config, endpoint: str | None) -> str | None:
+    """The lake's KMS key ARN: `storage.kms_key`, or for "local" the stand-in's own key."""
+    if config.storage.kms_key != "local":
+        return config.storage.kms_key
+    if endpoint is None:
+        raise ConfigError("storage.kms_key 'local' names the local stand-in's key, but aws.endpoint_url is "
+                          "AWS itself: set the key's ARN")
+    from lakehouse.local.aws import local_kms_key
+
+    return local_kms_key(endpoint, config.aws.region)
+
+
+def object_store(config: Config) -> ObjectStore:
+    """How S3A reaches and encrypts the lake: only a remote root needs an endpoint (and a stand-in
+    started); with the stand-in, the lake's bucket is created as `init_storage` would."""
+    if not is_remote(config.root):
+        return ObjectStore(region=config.aws.region)
+    endpoint = aws_endpoint(config)
+    store = ObjectStore(kms_key(config, endpoint), endpoint, config.aws.region, config.storage.s3_log_store,
+                        config.storage.s3_log_store_table)
+    if config.aws.endpoint_url == "local":  # the stand-in's S3 starts empty: make the lake's bucket
+        from lakehouse.aws.buckets import bucket_exists, split_uri
+        from lakehouse.aws.clients import client
+
+        if not bucket_exists(client("s3", config.aws.region, endpoint), split_uri(config.root)[0]):
+            init_storage(config, store)
+    return store
+
+
+def init_storage(config: Config, store: ObjectStore | None = None) -> list[str]:
+    """The lake's bucket with default SSE-KMS, Bucket Keys, no public access and the TLS/KMS policy."""
+    from lakehouse.aws.buckets import ensure_bucket, split_uri
+    from lakehouse.aws.clients import client
+
+    store = store or object_store(config)
+    if not store.kms_key:
+        raise ConfigError("storage.kms_key is not set: the lake's bucket is encrypted with the lake's KMS key "
+                          "(set its ARN, or \"local\" for the local stand-in's)")
+    bucket, _ = split_uri(config.root)
+    return ensure_bucket(client("s3", config.aws.region, store.endpoint), bucket, config.aws.region, store.kms_key,
+                         with_policy=config.aws.endpoint_url != "local")
+
+
+def upload_landing(config: Config, folder: str) -> tuple[int, int]:
+    """The files of a local landing `folder` uploaded to the lake's landing zone on S3 (with its key)."""
+    from lakehouse.aws.buckets import sync_folder
+    from lakehouse.aws.clients import client
+
+    store = object_store(config)
+    return sync_folder(client("s3", config.aws.region, store.endpoint), folder, f"{config.root}/landing",
+                       store.kms_key)
+
+
+def spark(config: Config) -> SparkSession:
+    """The session for a command or job: the builder as `spark` says, S3A as `storage` and `aws` say."""
+    from lakehouse.spark import get_spark
+
+    return get_spark(config.spark, store=object_store(config))
 
 
 def stream_identity(config: Config, endpoint: str | None) -> str:
@@ -156,7 +218,7 @@ def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger
 def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
     """Silver and gold in the Glue Data Catalog (Athena reads them as Delta), and the BI views."""
     from lakehouse.aws.clients import client
-    from lakehouse.publish.catalog import publish_catalog
+    from lakehouse.publish.catalog import glue_location, publish_catalog
     from lakehouse.publish.views import create_views
 
     def work(report: StepReport) -> None:
@@ -169,7 +231,7 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
             if outcome in ("created", "updated"):
                 report.versions[f"glue:{name}"] = delta.version(spark, config.root, name) or 0
         create_views(client("athena", config.aws.region, endpoint), catalog.gold_database, catalog.athena_workgroup,
-                     catalog.athena_output, report.progress, glue=glue)
+                     glue_location(catalog.athena_output), report.progress, glue=glue)
 
     return _step(spark, config, "publish", work, run_id)
 

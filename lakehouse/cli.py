@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-produce, stream.
+storage, produce, stream.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -17,24 +17,32 @@ from lakehouse.errors import ConfigError, describe
 
 
 def _spark(config: Config) -> Any:
-    from lakehouse.spark import get_spark
+    from lakehouse import app
 
-    return get_spark(config.spark)
+    return app.spark(config)
 
 
 def cmd_generate(config: Config, args: argparse.Namespace) -> int:
     import dataclasses
 
+    from lakehouse import app
     from lakehouse.app import registry
+    from lakehouse.config.paths import is_remote
     from lakehouse.datagen import generate
 
     settings = config.datagen
     names = ("seed", "days", "offices", "enrollments")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     settings = dataclasses.replace(settings, **overrides)
+    remote = is_remote(config.root)
+    # An S3 root: the files are written to the local folder first, then uploaded (unchanged ones skipped).
+    landing = f"{config.local_dir}/_generated/landing" if remote else f"{config.root}/landing"
     with registry(config) as endpoint:
-        summary = generate(f"{config.root}/landing", settings, part=args.part, registry=endpoint)
+        summary = generate(landing, settings, part=args.part, registry=endpoint)
     print(summary.describe() if hasattr(summary, "describe") else summary)
+    if remote:
+        uploaded, unchanged = app.upload_landing(config, landing)
+        print(f"landing files uploaded to {config.root}/landing: {uploaded} new or changed, {unchanged} unchanged")
     return 0
 
 
@@ -48,12 +56,20 @@ def cmd_aws(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.local import aws
 
     if args.action == "start":
-        print(f"local AWS stand-in at {aws.start_detached(config.root).url}")
+        print(f"local AWS stand-in at {aws.start_detached(config.local_dir).url}")
     elif args.action == "stop":
-        print("stopped" if aws.stop_detached(config.root) else "not running")
+        print("stopped" if aws.stop_detached(config.local_dir) else "not running")
     else:
-        found = aws.running(config.root)
+        found = aws.running(config.local_dir)
         print(f"running at {found.url}" if found else "not running")
+    return 0
+
+
+def cmd_storage(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import app
+
+    for line in app.init_storage(config):
+        print(line)
     return 0
 
 
@@ -219,6 +235,9 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aws", help="the local AWS stand-in (moto on 127.0.0.1): start, stop, status")
     a.add_argument("action", choices=["start", "stop", "status"])
     a.set_defaults(func=cmd_aws)
+    sto = sub.add_parser("storage", help="the lake's S3 bucket: init (create; SSE-KMS default, TLS/KMS policy)")
+    sto.add_argument("action", choices=["init"])
+    sto.set_defaults(func=cmd_storage)
     pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")
     pr.add_argument("--rate", type=int, default=1000, help="records per second (default 1000)")
     pr.add_argument("--seconds", type=float, default=10.0, help="for how long (default 10)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -22,6 +23,56 @@ DELTA_CONF = {
 }
 
 
+@dataclass(frozen=True)
+class ObjectStore:
+    """How S3A reaches the lake's bucket and encrypts what it writes (resolved by the app layer).
+
+    Attributes:
+        kms_key: The KMS key ARN every object is written with (SSE-KMS); None: the bucket's default.
+        endpoint: An S3 endpoint other than AWS's (the local stand-in); None on AWS.
+        region: The bucket's region.
+        log_store: "single-driver" or "dynamodb" (Delta's `S3DynamoDBLogStore`, several clusters).
+        log_store_table: The DynamoDB table of the "dynamodb" LogStore.
+    """
+
+    kms_key: str | None = None
+    endpoint: str | None = None
+    region: str | None = None
+    log_store: str = "single-driver"
+    log_store_table: str = "delta_log"
+
+
+# S3A, one set of keys locally and on EMR (from emr-7.10.0 S3A serves s3://, s3a:// and s3n://).
+S3A_IMPL = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+
+
+def object_store_conf(store: ObjectStore) -> dict[str, str]:
+    """The Spark conf (`spark.hadoop.fs.s3a.*`, Delta's LogStore) for `store`."""
+    conf = {"spark.hadoop.fs.s3.impl": S3A_IMPL, "spark.hadoop.fs.s3a.impl": S3A_IMPL}
+    if store.kms_key:
+        conf["spark.hadoop.fs.s3a.encryption.algorithm"] = "SSE-KMS"
+        conf["spark.hadoop.fs.s3a.encryption.key"] = store.kms_key
+    if store.region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = store.region
+    if store.endpoint:  # the stand-in: plain HTTP on loopback, path-style, any credentials
+        conf.update({
+            "spark.hadoop.fs.s3a.endpoint": store.endpoint,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+            "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+            "spark.hadoop.fs.s3a.access.key": "local",
+            "spark.hadoop.fs.s3a.secret.key": "local",
+            "spark.hadoop.fs.s3a.change.detection.version.required": "false",
+        })
+    if store.log_store == "dynamodb":
+        for scheme in ("s3", "s3a"):
+            conf[f"spark.delta.logStore.{scheme}.impl"] = "io.delta.storage.S3DynamoDBLogStore"
+        conf["spark.io.delta.storage.S3DynamoDBLogStore.ddb.tableName"] = store.log_store_table
+        if store.region:
+            conf["spark.io.delta.storage.S3DynamoDBLogStore.ddb.region"] = store.region
+    return conf
+
+
 def _jars(jars_dir: str | None) -> str | None:
     if jars_dir is None:
         return None  # on EMR the cluster provides Delta and the JDBC driver
@@ -33,12 +84,14 @@ def _jars(jars_dir: str | None) -> str | None:
     return ",".join(str(j) for j in jars)
 
 
-def session_conf(settings: SparkConfig, warehouse_dir: str | None = None) -> dict[str, str]:
+def session_conf(settings: SparkConfig, warehouse_dir: str | None = None,
+                 store: ObjectStore | None = None) -> dict[str, str]:
     """The Spark conf of a session: the builder's own keys, then `settings.extra` over them.
 
     Args:
         settings: The `spark` config section.
         warehouse_dir: A warehouse (and Derby home) folder, for a session of its own (tests).
+        store: How S3A reaches and encrypts the lake's objects (default: AWS, the bucket's encryption).
 
     Returns:
         Spark conf keys and values, in the order they are set.
@@ -58,14 +111,29 @@ def session_conf(settings: SparkConfig, warehouse_dir: str | None = None) -> dic
         # Secrets must never show in a configuration dump.
         "spark.redaction.regex": "(?i)secret|password|token|key",
     }
+    conf.update(object_store_conf(store or ObjectStore()))
     jars = _jars(settings.jars_dir)
     if jars:
         conf["spark.jars"] = jars
+    s3a_jars = _s3a_classpath(settings.jars_dir)
+    if s3a_jars:
+        # On the class path from the start, not in spark.jars: Hadoop finds its file systems there,
+        # and the SDK bundle (600 MB) is not copied into every executor's work folder.
+        conf["spark.driver.extraClassPath"] = s3a_jars
+        conf["spark.executor.extraClassPath"] = s3a_jars
     if warehouse_dir:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
         conf["spark.driver.extraJavaOptions"] += f" -Dderby.system.home={warehouse_dir}"
     conf.update(settings.extra)
     return conf
+
+
+def _s3a_classpath(jars_dir: str | None) -> str | None:
+    """The S3A jars `make setup` fetches into `<jars_dir>/s3a` (none on EMR, where S3A is the platform's)."""
+    if jars_dir is None:
+        return None
+    jars = sorted((Path(jars_dir) / "s3a").glob("*.jar"))
+    return ":".join(str(j) for j in jars) or None
 
 
 def launch_environment(settings: SparkConfig) -> dict[str, str]:
@@ -83,12 +151,14 @@ def launch_environment(settings: SparkConfig) -> dict[str, str]:
     return env
 
 
-def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkSession:
+def get_spark(settings: SparkConfig, warehouse_dir: str | None = None,
+              store: ObjectStore | None = None) -> SparkSession:
     """Build (or return the running) SparkSession with Delta enabled and UTC, as `settings` says.
 
     Args:
         settings: The `spark` config section.
         warehouse_dir: A warehouse (and Derby home) folder, for a session of its own (tests).
+        store: How S3A reaches and encrypts the lake's objects (default: AWS, the bucket's encryption).
 
     Returns:
         The session, its log level set if `settings.log_level` names one.
@@ -97,7 +167,7 @@ def get_spark(settings: SparkConfig, warehouse_dir: str | None = None) -> SparkS
     builder = SparkSession.builder.appName(settings.app_name)
     if settings.master:
         builder = builder.master(settings.master)
-    for key, value in session_conf(settings, warehouse_dir).items():
+    for key, value in session_conf(settings, warehouse_dir, store).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     if settings.log_level:

@@ -116,6 +116,7 @@ def parse_xlsx(file: str, modified_at: datetime, content: bytes) -> list[Row]:
 
 
 def parse_report_file(file: str, modified_at: datetime, content: bytes) -> list[Row]:
+    """The rows of one report file (its content decompressed already): Excel by its name, else CSV."""
     if file.lower().endswith(".xlsx"):
         return parse_xlsx(file, modified_at, content)
     return parse_csv(file, modified_at, content)

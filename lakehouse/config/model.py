@@ -25,7 +25,25 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class StorageConfig:
+    """Where the lake lives, and how its objects are protected.
+
+    Attributes:
+        root: A local folder, or `s3a://bucket/prefix` (`s3://` on EMR): every table, the landing
+            zone, checkpoints and ops.
+        kms_key: KMS key ARN for SSE-KMS on every object written; null: the bucket's default.
+            "local" is the project's own key in the local stand-in (created by the project).
+        local_dir: What cannot live on S3 (the embedded databases' data, the local key file, the
+            stand-in's state); null: the root itself when it is a local folder, else
+            `lakehouse-local/<bucket>/<prefix>` in the project folder. Config paths say `{local}`.
+        s3_log_store: Delta's LogStore for S3 tables: "single-driver" (Delta's default, one writer
+            per table at a time) or "dynamodb" (`S3DynamoDBLogStore`, for writers on several clusters).
+    """
+
     root: str
+    kms_key: str | None = None  # KMS key ARN for SSE-KMS on every object written; null: the bucket's default
+    local_dir: str | None = None
+    s3_log_store: str = field(default="single-driver", metadata={"choices": ("single-driver", "dynamodb")})
+    s3_log_store_table: str = "delta_log"  # the DynamoDB table of the "dynamodb" LogStore
 
 
 # Spark's own names (SparkContext.setLogLevel).
@@ -162,3 +180,8 @@ class Config:
     @property
     def root(self) -> str:
         return self.storage.root
+
+    @property
+    def local_dir(self) -> str:
+        """The storage's local folder (`storage.local_dir`, resolved by the loader)."""
+        return self.storage.local_dir or self.storage.root

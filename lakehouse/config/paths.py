@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from lakehouse.config.model import Config, DashboardConfig
+from lakehouse.errors import ConfigError
 
 # lakehouse/config/paths.py -> the project folder (the one holding conf/ and lakehouse/).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -27,25 +28,46 @@ def resolve_paths(config: Config) -> Config:
             return path
         return str((PROJECT_ROOT / path).resolve())
 
-    storage = dataclasses.replace(config.storage, root=absolute(config.storage.root) or "")
+    root = absolute(config.storage.root) or ""
+    configured = config.storage.local_dir
+    local = absolute(configured.replace("{root}", root)) if configured else default_local_dir(root)
+    local = local or default_local_dir(root)
+    if "://" in local:
+        raise ConfigError(f"storage.local_dir must be a local folder, got '{local}'")
+    storage = dataclasses.replace(config.storage, root=root, local_dir=local)
     spark = dataclasses.replace(config.spark, jars_dir=absolute(config.spark.jars_dir))
-    embedded_dir = under_root(config.registry.embedded_dir, storage.root)
-    registry = dataclasses.replace(config.registry, embedded_dir=embedded_dir)
+
+    def place(path: str | None) -> str | None:
+        return under_root(path.replace("{local}", local), root) if path is not None else None
+
+    registry = dataclasses.replace(config.registry, embedded_dir=place(config.registry.embedded_dir))
     key = config.security.hmac_key
     if key.file:
-        key = dataclasses.replace(key, file=under_root(key.file, storage.root))
+        key = dataclasses.replace(key, file=place(key.file))
     security = dataclasses.replace(config.security, hmac_key=key)
-    export = dataclasses.replace(config.export, embedded_dir=under_root(config.export.embedded_dir, storage.root))
-    athena_output = config.catalog.athena_output.replace("{root}", storage.root)
+    export = dataclasses.replace(config.export, embedded_dir=place(config.export.embedded_dir))
+    athena_output = config.catalog.athena_output.replace("{root}", root)
     catalog = dataclasses.replace(config.catalog, athena_output=athena_output)
-    dashboard = DashboardConfig(under_root(config.dashboard.path, storage.root) or "")
+    dashboard = DashboardConfig(place(config.dashboard.path) or "")
     return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security,
                                export=export, catalog=catalog, dashboard=dashboard)
 
 
 def under_root(path: str | None, root: str) -> str | None:
-    """`path` with `{root}` standing for the storage root, made absolute under the project folder."""
+    """`path` with `{root}` standing for the storage root; a local one made absolute under the project folder."""
     if path is None:
         return None
     path = path.replace("{root}", root)
-    return path if os.path.isabs(path) else str((PROJECT_ROOT / path).resolve())
+    return path if "://" in path or os.path.isabs(path) else str((PROJECT_ROOT / path).resolve())
+
+
+def is_remote(location: str) -> bool:
+    """Whether `location` is an object store URI (`s3a://`, `s3://`) rather than a local path."""
+    return "://" in location and not location.startswith("file:")
+
+
+def default_local_dir(root: str) -> str:
+    """The local folder of a root: the root itself when local, else `lakehouse-local/<bucket>/<prefix>`."""
+    if not is_remote(root):
+        return root.removeprefix("file://").removeprefix("file:")
+    return str(PROJECT_ROOT / "lakehouse-local" / root.split("://", 1)[1].strip("/"))

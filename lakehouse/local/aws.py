@@ -3,7 +3,9 @@
 Kinesis, Glue, KMS, Secrets Manager and S3 APIs answer on one loopback port. `start()` runs it in
 a thread of this process (tests, one-process demos); `lakehouse aws start` runs it as a detached
 process and writes `<root>/_aws/endpoint.json`, so several commands share one stream until
-`lakehouse aws stop`. moto keeps everything in memory: a restarted stand-in is a new, empty AWS.
+`lakehouse aws stop`. moto keeps everything in memory: a restarted stand-in is a new, empty AWS
+(a lake on its S3 goes with it). The state file lives in the storage's local folder
+(`storage.local_dir`), since the root may be the stand-in's own S3.
 Its Kinesis shards are patched to cost what Kinesis' do (`moto_kinesis`).
 """
 from __future__ import annotations
@@ -64,8 +66,8 @@ def start() -> LocalAws:
     return LocalAws(f"http://{host}:{port}", os.getpid(), server)
 
 
-def _state_file(root: str) -> Path:
-    return Path(root) / "_aws" / "endpoint.json"
+def _state_file(local_dir: str) -> Path:
+    return Path(local_dir) / "_aws" / "endpoint.json"
 
 
 def _alive(url: str) -> bool:
@@ -75,23 +77,23 @@ def _alive(url: str) -> bool:
         return s.connect_ex((host, int(port))) == 0
 
 
-def running(root: str) -> LocalAws | None:
-    """The detached stand-in for this storage root, if it is up."""
-    state = _state_file(root)
+def running(local_dir: str) -> LocalAws | None:
+    """The detached stand-in whose state is in `local_dir`, if it is up."""
+    state = _state_file(local_dir)
     if not state.exists():
         return None
     info = json.loads(state.read_text())
     return LocalAws(info["url"], info["pid"]) if _alive(info["url"]) else None
 
 
-def start_detached(root: str) -> LocalAws:
-    """Start (or find) the detached stand-in for `root`."""
-    found = running(root)
+def start_detached(local_dir: str) -> LocalAws:
+    """Start (or find) the detached stand-in whose state is in `local_dir`."""
+    found = running(local_dir)
     if found:
         return found
     require_patched_moto()  # here too, so the error reaches the user and not only moto.log
     port = _free_port()
-    state = _state_file(root)
+    state = _state_file(local_dir)
     state.parent.mkdir(parents=True, exist_ok=True)
     log = open(state.parent / "moto.log", "ab")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
@@ -108,9 +110,9 @@ def start_detached(root: str) -> LocalAws:
     return LocalAws(url, proc.pid)
 
 
-def stop_detached(root: str) -> bool:
-    found = running(root)
-    state = _state_file(root)
+def stop_detached(local_dir: str) -> bool:
+    found = running(local_dir)
+    state = _state_file(local_dir)
     if state.exists():
         state.unlink()
     if not found or not found.pid:
@@ -120,6 +122,23 @@ def stop_detached(root: str) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+LOCAL_KEY_ALIAS = "alias/lakehouse-local"
+
+
+def local_kms_key(url: str, region: str) -> str:
+    """The ARN of the stand-in's KMS key for the lake (alias `alias/lakehouse-local`), created once."""
+    import boto3
+
+    kms = boto3.client("kms", region_name=region, endpoint_url=url, aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    for alias in kms.list_aliases()["Aliases"]:
+        if alias["AliasName"] == LOCAL_KEY_ALIAS and alias.get("TargetKeyId"):
+            return str(kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"])
+    key = kms.create_key(Description="lakehouse: SSE-KMS for the local lake")["KeyMetadata"]
+    kms.create_alias(AliasName=LOCAL_KEY_ALIAS, TargetKeyId=key["KeyId"])
+    return str(key["Arn"])
 
 
 def _free_port() -> int:

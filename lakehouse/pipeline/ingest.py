@@ -1,8 +1,10 @@
 """The ingest step: landing files and registry changes -> bronze, each record exactly once.
 
-Which files are new is read from bronze itself (the `_file` of the rows it holds), so a file's
-rows and the fact that it was ingested commit together in one Delta append: a crash between two
-files, or a re-run, never ingests a file twice or skips one.
+Which files are new is read from bronze itself (the `_file` of the rows it holds, a landing key),
+so a file's rows and the fact that it was ingested commit together in one Delta append: a crash
+between two files, or a re-run, never ingests a file twice or skips one. Keys are paths under the
+landing root, so a lake that moves keeps what it ingested (older rows holding a file's full URI
+are read as their key).
 """
 from __future__ import annotations
 
@@ -27,8 +29,9 @@ JSON_SOURCES = {"events": "bronze.enrollment_events", "device_logs": "bronze.dev
 
 
 def _known_files(spark: SparkSession, root: str, table: str) -> set[str]:
+    """The keys of the landing files `table` holds rows of."""
     rows = delta.read(spark, root, table).select("_file").distinct().collect()
-    return {r["_file"] for r in rows if r["_file"] is not None}
+    return {landing.landing_key(r["_file"]) for r in rows if r["_file"] is not None}
 
 
 def _append(spark: SparkSession, root: str, table: str, df: DataFrame, progress: Progress, what: str) -> StepResult:
@@ -47,7 +50,7 @@ def _manifest(spark: SparkSession, root: str, table: str, batch_id: str, files: 
         .groupBy("_file").count().collect()
     }
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = [(f.path, f.size, f.modified_at, table, batch_id, ingested_at, counts.get(f.path, 0)) for f in files]
+    rows = [(f.key, f.size, f.modified_at, table, batch_id, ingested_at, counts.get(f.key, 0)) for f in files]
     delta.append(spark.createDataFrame(rows, contract.schema("ops.ingested_files")), root, "ops.ingested_files")
 
 
@@ -55,7 +58,7 @@ def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, 
     """New JSON-lines files of landing/<kind> into their bronze table."""
     table = JSON_SOURCES[kind]
     known = _known_files(spark, root, table)
-    new = [f for f in landing.list_files(spark, root, kind) if f.path not in known]
+    new = [f for f in landing.list_files(spark, root, kind) if f.key not in known]
     if not new:
         progress(f"{table}: no new files")
         return StepResult()
@@ -71,13 +74,13 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progres
     """New office report files (CSV, Excel), parsed on the driver, into bronze."""
     table = "bronze.office_reports"
     known = _known_files(spark, root, table)
-    new = [f for f in landing.list_files(spark, root, "office_reports") if f.path not in known]
+    new = [f for f in landing.list_files(spark, root, "office_reports") if f.key not in known]
     if not new:
         progress(f"{table}: no new files")
         return StepResult()
     rows = []
-    for path, modified_at, content in landing.read_bytes(spark, [f.path for f in new]):
-        rows.extend(parse_report_file(path, modified_at, content))
+    for key, modified_at, content in landing.read_bytes(spark, [f.path for f in new]):
+        rows.extend(parse_report_file(key, modified_at, content))
     parsed = spark.createDataFrame([tuple(r[f] for f in PARSED_FIELDS) for r in rows], PARSED_SCHEMA)
     result = _append(spark, root, table, bronze_office_reports(parsed, batch_id, moment(spark)), progress,
                      f"{len(new)} file(s)")
@@ -88,9 +91,9 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progres
 def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
     """The inventory of new or changed document files into bronze."""
     table = "bronze.documents"
-    seen = {(r["path"], r["size"], r["modified_at"])
+    seen = {(landing.landing_key(r["path"]), r["size"], r["modified_at"])
             for r in delta.read(spark, root, table).select("path", "size", "modified_at").collect()}
-    new = [f for f in landing.list_files(spark, root, "documents") if (f.path, f.size, f.modified_at) not in seen]
+    new = [f for f in landing.list_files(spark, root, "documents") if (f.key, f.size, f.modified_at) not in seen]
     if not new:
         progress(f"{table}: no new or changed documents")
         return StepResult()

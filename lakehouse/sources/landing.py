@@ -1,33 +1,85 @@
 """Reading the landing zone: files exactly as they arrived, on local disk or S3 alike.
 
 Listing and reading go through Spark's own file sources (Hadoop file systems), so the same code
-reads `./lakehouse-data/landing` and `s3://bucket/prefix/landing`.
+reads `./lakehouse-data/landing` and `s3a://bucket/prefix/landing`.
+
+A landing file is known by its key: its path under the landing root (`events/2026-10-01.jsonl`),
+whatever the scheme, bucket or folder the lake lives in. Bronze records keys, so a lake that moves
+(another folder, another bucket, `s3://` on EMR and `s3a://` elsewhere) never ingests a file twice.
+Text files may be compressed with any codec Hadoop decodes by extension (`CODECS`).
 """
 from __future__ import annotations
 
+import bz2
+import gzip
+import re
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.errors import SourceError
 from lakehouse.storage import files
 
+# Compression a text file may carry, by extension: what Spark's text reader (Hadoop's codecs) and
+# the driver-side report parser both decode.
+CODECS: dict[str, Callable[[bytes], bytes]] = {".gz": gzip.decompress, ".bz2": bz2.decompress,
+                                               ".deflate": zlib.decompress}
+
+
+def _compressed(*patterns: str) -> tuple[str, ...]:
+    return (*patterns, *(p + codec for p in patterns for codec in CODECS))
+
+
 # landing sub-folder -> file name patterns it holds
 LANDING_KINDS: dict[str, tuple[str, ...]] = {
-    "events": ("*.jsonl", "*.json"),
-    "office_reports": ("*.csv", "*.xlsx"),
-    "device_logs": ("*.jsonl", "*.json"),
+    "events": _compressed("*.jsonl", "*.json"),
+    "office_reports": (*_compressed("*.csv"), "*.xlsx"),
+    "device_logs": _compressed("*.jsonl", "*.json"),
     "documents": ("*",),
 }
+
+# The key of a landing file: what follows the first `/landing/<kind>/` of its URI.
+_KEY = re.compile(r"^.*?/landing/((?:" + "|".join(LANDING_KINDS) + r")/.+)$")
+
+
+def landing_key(location: str) -> str:
+    """A landing file's key, its path under the landing root, from its URI (or from a key: unchanged).
+
+    Example: ``file:/srv/lake/landing/events/a.jsonl`` and ``s3a://b/p/landing/events/a.jsonl`` ->
+    ``events/a.jsonl``.
+    """
+    found = _KEY.match(location)
+    return found.group(1) if found else location
+
+
+def landing_key_column(location: Column) -> Column:
+    """`landing_key` as a Column expression."""
+    return F.coalesce(F.nullif(F.regexp_extract(location, _KEY.pattern, 1), F.lit("")), location)
+
+
+def decompress(key: str, content: bytes) -> bytes:
+    """The bytes of a file as written before compression (unchanged when its name names no codec)."""
+    for codec, decode in CODECS.items():
+        if key.lower().endswith(codec):
+            return decode(content)
+    return content
 
 
 @dataclass(frozen=True)
 class LandedFile:
+    """A landing file: `path` is its URI (to read it), `key` its identity (`landing_key`)."""
+
     path: str
     size: int
     modified_at: datetime
+
+    @property
+    def key(self) -> str:
+        return landing_key(self.path)
 
 
 def landing_dir(root: str, kind: str) -> str:
@@ -61,7 +113,8 @@ def list_files(spark: SparkSession, root: str, kind: str) -> list[LandedFile]:
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """One row per line of the given text files: `_file`, `_file_modified_at`, `line_no` (1-based), `line`.
+    """One row per line of the given text files: `_file` (the key), `_file_modified_at`, `line_no`
+    (1-based), `line`. Compressed files are decompressed by their extension.
 
     A trailing newline does not make an extra line; Windows line ends are trimmed. Blank lines
     carry no record and are dropped.
@@ -69,7 +122,7 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     whole = spark.read.text(paths, wholetext=True)
     return (
         whole.select(
-            F.col("_metadata.file_path").alias("_file"),
+            landing_key_column(F.col("_metadata.file_path")).alias("_file"),
             F.col("_metadata.file_modification_time").alias("_file_modified_at"),
             F.posexplode(F.split("value", "\n")).alias("pos", "line"),
         )
@@ -80,17 +133,18 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
 
 
 def read_bytes(spark: SparkSession, paths: list[str]) -> list[tuple[str, datetime, bytes]]:
-    """The bytes of small files (reports), read on the driver: (path, modified_at, content)."""
+    """The bytes of small files (reports), read on the driver and decompressed: (key, modified_at, content)."""
     if not paths:
         return []
     rows = spark.read.format("binaryFile").load(paths).select("path", "modificationTime", "content").collect()
-    return sorted((r["path"], r["modificationTime"], bytes(r["content"])) for r in rows)
+    return sorted((landing_key(r["path"]), r["modificationTime"], decompress(r["path"], bytes(r["content"])))
+                  for r in rows)
 
 
 def read_inventory(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Document inventory for the given files: path, size, sha256, modified_at (bytes hashed in the JVM)."""
+    """Document inventory for the given files: path (the key), size, sha256, modified_at (hashed in the JVM)."""
     return spark.read.format("binaryFile").load(paths).select(
-        F.col("path"),
+        landing_key_column(F.col("path")).alias("path"),
         F.col("length").alias("size"),
         F.sha2(F.col("content"), 256).alias("sha256"),
         F.col("modificationTime").alias("modified_at"),

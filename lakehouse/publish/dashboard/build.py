@@ -29,23 +29,23 @@ from lakehouse.storage import delta, files
 
 
 def write_dashboard(spark: SparkSession, root: str, path: str, generated_at: datetime | None = None) -> str:
-    """Write the dashboard of the lakehouse at `root` to the local file `path`; returns its absolute path.
+    """Write the dashboard of the lakehouse at `root` to `path`; returns where it was written.
 
-    `path` is usually `Config.dashboard.path`. The file is written next to its final place and
-    renamed over it, so a reader never sees half a page.
+    `path` is usually `Config.dashboard.path`: a local file, or an object under an S3 root (written
+    through Hadoop's file system, so with the lake's encryption). The file is written next to its
+    final place and renamed over it, so a reader never sees half a page.
 
     Args:
         spark: the session that reads and aggregates the tables.
         root: the lakehouse's storage root.
-        path: a local file path (not a URL).
+        path: a local file path, or an `s3a://` (`s3://`) location.
         generated_at: the page's generation time (UTC); by default now. Tests pin it.
-
-    Raises:
-        ValueError: `path` is a URL, checked before any table is read.
     """
-    if "://" in path:
-        raise ValueError(f"the dashboard is written to a local file, not {path!r}")
-    return files.write_local_text(path, render_dashboard(spark, root, generated_at))
+    page = render_dashboard(spark, root, generated_at)
+    if "://" in path and not path.startswith("file:"):
+        files.write_text(spark, path, page)
+        return path
+    return files.write_local_text(path, page)
 
 
 def render_dashboard(spark: SparkSession, root: str, generated_at: datetime | None = None) -> str:

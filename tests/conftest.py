@@ -1,4 +1,5 @@
-"""One session-scoped SparkSession for the whole suite (Delta on, local[2], UTC, UI off)."""
+"""One session-scoped SparkSession for the whole suite (Delta on, local[2], UTC, UI off), whose S3A
+reaches the suite's moto server and writes every object SSE-KMS with the suite's key (`lake_kms_key`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,20 +9,28 @@ from collections.abc import Iterator
 import pytest
 from pyspark.sql import SparkSession
 
+from lakehouse.aws.clients import client
 from lakehouse.config import load_config
 from lakehouse.local.aws import LocalAws, start
 from lakehouse.local.postgres import EmbeddedPostgres
 from lakehouse.sources.postgres import Endpoint
 from lakehouse.sources.registry import ensure_schema
-from lakehouse.spark import get_spark
+from lakehouse.spark import ObjectStore, get_spark
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+def lake_kms_key(local_aws: LocalAws) -> str:
+    """The ARN of a KMS key in the suite's moto server, the one the shared session's S3A encrypts with."""
+    kms = client("kms", "us-east-1", local_aws.url)
+    return str(kms.create_key(Description="lakehouse tests: the lake's key")["KeyMetadata"]["Arn"])
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory, local_aws: LocalAws, lake_kms_key: str) -> Iterator[SparkSession]:
     settings = load_config("local").spark
     settings = dataclasses.replace(settings, shuffle_partitions=2)
     warehouse = str(tmp_path_factory.mktemp("warehouse"))
-    session = get_spark(settings, warehouse_dir=warehouse)
+    session = get_spark(settings, warehouse_dir=warehouse, store=ObjectStore(lake_kms_key, local_aws.url, "us-east-1"))
     yield session
     session.stop()
 

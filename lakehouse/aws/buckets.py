@@ -52,7 +52,7 @@ def bucket_policy(bucket: str, kms_key: str) -> dict[str, Any]:
                 "Principal": "*",
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key}},
+                "Condition": {"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": kms_key}},
             },
         ],
     }

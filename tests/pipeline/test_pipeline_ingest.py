@@ -1,6 +1,9 @@
 """The ingest step against real files, real Delta and a real PostgreSQL registry."""
 from __future__ import annotations
 
+import bz2
+import gzip
+import zlib
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from pyspark.sql import functions as F
 from lakehouse.errors import SourceError
 from lakehouse.ops.results import StepResult, no_progress
 from lakehouse.pipeline.ingest import ingest
+from lakehouse.sources import landing
 from lakehouse.sources.postgres import Endpoint, connect
 from lakehouse.storage import delta
 
@@ -86,3 +90,47 @@ def test_new_files_and_registry_changes_are_picked_up_incrementally(spark: Spark
 def test_missing_landing_folder_is_a_clear_error(spark: SparkSession, tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="landing folder not found"):
         _ingest(spark, tmp_path / "nowhere", None, "run-x")
+
+
+def test_compressed_text_files_are_ingested_under_their_keys(spark: SparkSession, tmp_path: Path) -> None:
+    land = tmp_path / "landing"
+    _write(land / "events" / "2026" / "e-001.jsonl.gz", gzip.compress(f"{EVENT % 'g1'}\n{EVENT % 'g2'}\n".encode()))
+    _write(land / "events" / "e-002.jsonl.bz2", bz2.compress(f"{EVENT % 'z1'}\n".encode()))
+    _write(land / "office_reports" / "r-001.csv.gz", gzip.compress(f"{HEADER}\n2026-10-01,OF-0001,8,20,18,\n".encode()))
+    _write(land / "device_logs" / "d-001.jsonl.deflate", zlib.compress(b'{"device_id": "D1"}\n'))
+    first = _ingest(spark, tmp_path, None, "run-1")
+    assert first.rows_in == 5  # 3 event lines, 1 report row, 1 log line
+    events = delta.read(spark, str(tmp_path), "bronze.enrollment_events")
+    assert sorted((r["event_id"], r["_file"], r["_parse_error"]) for r in events.collect()) == [
+        ("g1", "events/2026/e-001.jsonl.gz", None), ("g2", "events/2026/e-001.jsonl.gz", None),
+        ("z1", "events/e-002.jsonl.bz2", None)]
+    report = delta.read(spark, str(tmp_path), "bronze.office_reports").collect()
+    assert [(r["office_id"], r["appointments_attended"], r["_source"]) for r in report] == [
+        ("OF-0001", "18", "office_reports/r-001.csv.gz:2")]
+    manifest = delta.read(spark, str(tmp_path), "ops.ingested_files")
+    assert sorted(r["path"] for r in manifest.collect()) == [
+        "device_logs/d-001.jsonl.deflate", "events/2026/e-001.jsonl.gz", "events/e-002.jsonl.bz2",
+        "office_reports/r-001.csv.gz"]
+    assert _ingest(spark, tmp_path, None, "run-2").rows_in == 0
+
+
+@pytest.mark.parametrize(("location", "key"), [
+    ("file:/srv/lake/landing/events/a.jsonl", "events/a.jsonl"),
+    ("s3a://bucket/prefix/landing/events/2026/a.jsonl.gz", "events/2026/a.jsonl.gz"),
+    ("s3://bucket/landing/documents/landing/events/x.pdf", "documents/landing/events/x.pdf"),
+    ("events/a.jsonl", "events/a.jsonl"),  # a key already
+])
+def test_a_landing_file_is_known_by_its_path_under_the_landing_root(spark: SparkSession, location: str,
+                                                                     key: str) -> None:
+    assert landing.landing_key(location) == key
+    assert spark.createDataFrame([(location,)], "p string").select(
+        landing.landing_key_column(F.col("p"))).first()[0] == key
+
+
+def test_rows_recorded_under_a_full_uri_count_as_their_key(spark: SparkSession, tmp_path: Path) -> None:
+    """A lake ingested before keys (bronze holding `file:/old/place/landing/...`) moved here ingests nothing again."""
+    _write(tmp_path / "landing" / "events" / "e-001.jsonl", EVENT % "a1" + "\n")
+    _ingest(spark, tmp_path, None, "run-1")
+    table = delta.path(str(tmp_path), "bronze.enrollment_events")
+    spark.sql(f"UPDATE delta.`{table}` SET _file = 'file:/old/place/landing/' || _file")
+    assert _ingest(spark, tmp_path, None, "run-2").rows_in == 0

@@ -263,9 +263,12 @@ def emr_deploy(config: Config, prefix: str | None = None, wheel: Path | None = N
         return artifacts.upload(target.s3, target.prefix, files, config.storage.kms_key)
 
 
-def emr_cluster_request(config: Config, prefix: Prefix) -> dict[str, Any]:
-    """The RunJobFlow request of conf/emr/cluster.yaml, filled from config and validated."""
-    path = PROJECT_ROOT / "conf" / "emr" / "cluster.yaml"
+EMR_SPECS = PROJECT_ROOT / "conf" / "emr"
+
+
+def emr_cluster_request(config: Config, prefix: Prefix, specs: Path = EMR_SPECS) -> dict[str, Any]:
+    """The RunJobFlow request of `specs`/cluster.yaml, filled from config and validated."""
+    path = specs / "cluster.yaml"
     request = emr.read_spec(path, _emr_values(config, prefix))
     emr.validate(request, "RunJobFlow", str(path))
     return request
@@ -280,12 +283,13 @@ def _emr_values(config: Config, prefix: Prefix) -> dict[str, Any]:
             "subnet_id": e.subnet_id}
 
 
-def emr_create_cluster(config: Config, prefix: str | None = None) -> tuple[str, emr.SecurityConfiguration]:
-    """Launch the cluster of conf/emr/: the security configuration first (created if absent), then
-    RunJobFlow. Refuses before sending anything when the request is invalid or nothing is deployed."""
+def emr_create_cluster(config: Config, prefix: str | None = None,
+                       specs: Path = EMR_SPECS) -> tuple[str, emr.SecurityConfiguration]:
+    """Launch the cluster of `specs` (conf/emr/): the security configuration first (created if absent),
+    then RunJobFlow. Refuses before sending anything when the request is invalid or nothing is deployed."""
     target = emr_target(config, prefix)
-    request = emr_cluster_request(config, target.prefix)
-    document = emr.read_spec(PROJECT_ROOT / "conf" / "emr" / "security.yaml", _emr_values(config, target.prefix))
+    request = emr_cluster_request(config, target.prefix, specs)
+    document = emr.read_spec(specs / "security.yaml", _emr_values(config, target.prefix))
     bootstrap = request["BootstrapActions"][0]["ScriptBootstrapAction"]
     artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"]])
     security = emr.ensure_security_configuration(target.emr, config.emr.security_configuration, document)

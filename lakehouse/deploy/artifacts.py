@@ -5,7 +5,7 @@ The layout under `<prefix>` (the cluster's bootstrap action and steps read these
     artifacts/lakehouse-<version>-py3-none-any.whl   the package, installed on every node
     jars/postgresql-<version>.jar                    the JDBC driver ingest reads the registry with
     jobs/<step>.py                                   the spark-submit entry points
-    conf/...                                         the config files, conf/emr/ included
+    conf/...                                         every file of conf/, conf/emr/ included
     bootstrap_actions/install_lakehouse.sh           the bootstrap action
 
 Each object carries S3's own SHA-256 checksum; a file whose checksum (and encryption key) the object
@@ -95,9 +95,9 @@ def layout(project: Path, wheel: Path, jdbc_jar: Path) -> list[tuple[Path, str]]
     """(local file, name under the prefix) for everything a deploy uploads, in upload order."""
     files = [(wheel, f"artifacts/{wheel.name}"), (jdbc_jar, f"jars/{jdbc_jar.name}")]
     files += [(p, f"jobs/{p.name}") for p in sorted((project / "jobs").glob("*.py"))]
-    files += [(p, f"conf/{p.relative_to(project / 'conf').as_posix()}")
-              for p in sorted((project / "conf").rglob("*.yaml"))]
-    files += [(p, f"bootstrap_actions/{p.name}") for p in sorted((project / "bootstrap_actions").glob("*.sh"))]
+    for folder in ("conf", "bootstrap_actions"):
+        files += [(p, f"{folder}/{p.relative_to(project / folder).as_posix()}")
+                  for p in sorted((project / folder).rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
     return files
 
 

@@ -269,9 +269,14 @@ EMR_SPECS = PROJECT_ROOT / "conf" / "emr"
 def emr_cluster_request(config: Config, prefix: Prefix, specs: Path = EMR_SPECS) -> dict[str, Any]:
     """The RunJobFlow request of `specs`/cluster.yaml, filled from config and validated."""
     path = specs / "cluster.yaml"
-    request = emr.read_spec(path, _emr_values(config, prefix))
+    request = emr.read_spec(path, _emr_values(config, prefix), EMR_VALUE_ORIGINS)
     emr.validate(request, "RunJobFlow", str(path))
     return request
+
+
+EMR_VALUE_ORIGINS = {"prefix": "emr.prefix (or --prefix)", "wheel": "the installed package's version",
+                     "kms_key": "storage.kms_key", **{k: f"emr.{k}" for k in (
+                         "cluster_name", "security_configuration", "idle_timeout_seconds", "subnet_id")}}
 
 
 def _emr_values(config: Config, prefix: Prefix) -> dict[str, Any]:
@@ -289,7 +294,7 @@ def emr_create_cluster(config: Config, prefix: str | None = None,
     then RunJobFlow. Refuses before sending anything when the request is invalid or nothing is deployed."""
     target = emr_target(config, prefix)
     request = emr_cluster_request(config, target.prefix, specs)
-    document = emr.read_spec(specs / "security.yaml", _emr_values(config, target.prefix))
+    document = emr.read_spec(specs / "security.yaml", _emr_values(config, target.prefix), EMR_VALUE_ORIGINS)
     bootstrap = request["BootstrapActions"][0]["ScriptBootstrapAction"]
     artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"]])
     security = emr.ensure_security_configuration(target.emr, config.emr.security_configuration, document)

@@ -47,8 +47,9 @@ MAY_BE_NULL = {"subnet_id"}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def read_spec(path: Path, values: dict[str, Any]) -> dict[str, Any]:
-    """The mapping in the YAML file `path` with its placeholders filled from `values`.
+def read_spec(path: Path, values: dict[str, Any], origins: dict[str, str] | None = None) -> dict[str, Any]:
+    """The mapping in the YAML file `path` with its placeholders filled from `values`; `origins`
+    names where each value comes from (a config key), for the messages.
 
     Raises:
         ConfigError: The file is missing or not a YAML mapping, or names a placeholder that `values`
@@ -62,26 +63,26 @@ def read_spec(path: Path, values: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    filled: dict[str, Any] = _fill(data, values, path)
+    filled: dict[str, Any] = _fill(data, values, path, origins or {})
     return filled
 
 
 _LEAVE_OUT = object()
 
 
-def _fill(node: Any, values: dict[str, Any], path: Path) -> Any:
+def _fill(node: Any, values: dict[str, Any], path: Path, origins: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        pairs = ((k, _fill(v, values, path)) for k, v in node.items())
+        pairs = ((k, _fill(v, values, path, origins)) for k, v in node.items())
         return {k: v for k, v in pairs if v is not _LEAVE_OUT}
     if isinstance(node, list):
-        return [v for v in (_fill(item, values, path) for item in node) if v is not _LEAVE_OUT]
+        return [v for v in (_fill(item, values, path, origins) for item in node) if v is not _LEAVE_OUT]
     if not isinstance(node, str):
         return node
     for name in _PLACEHOLDER.findall(node):
         if name not in values:
             raise ConfigError(f"{path}: unknown placeholder {{{name}}} (known: {', '.join(sorted(values))})")
         if values[name] is None and name not in MAY_BE_NULL:
-            raise ConfigError(f"{path}: {{{name}}} is used but its config value is null")
+            raise ConfigError(f"{path}: {{{name}}} is used but {origins.get(name, 'its value')} is null")
     whole = _PLACEHOLDER.fullmatch(node)
     if whole:
         value = values[whole.group(1)]

@@ -368,7 +368,7 @@ def test_an_unknown_field_is_named(local_aws: LocalAws, tmp_path: Path) -> None:
 
 def test_a_cluster_without_a_kms_key_is_refused(local_aws: LocalAws) -> None:
     config = load_config("local", {"aws.endpoint_url": local_aws.url})
-    with pytest.raises(ConfigError, match=r"cluster\.yaml: \{kms_key\} is used but its config value is null$"):
+    with pytest.raises(ConfigError, match=r"cluster\.yaml: \{kms_key\} is used but storage\.kms_key is null$"):
         app.emr_cluster_request(config, Prefix.parse(PREFIX))
 
 
@@ -452,3 +452,16 @@ def test_submit_without_a_deploy_adds_nothing(local_aws: LocalAws, capsys: pytes
     assert capsys.readouterr().err.strip() == ("lakehouse emr: error: not deployed: "
                                                "s3://lakehouse-no-jobs/p/jobs/build_gold.py (run `lakehouse emr deploy` first)")
     assert emr.list_steps(ClusterId=cluster_id)["Steps"] == []
+
+
+def test_an_unknown_placeholder_is_named(local_aws: LocalAws, tmp_path: Path) -> None:
+    specs = _broken_specs(tmp_path, lambda t: t.replace('Name: "{cluster_name}"', 'Name: "{clustername}"'))
+    config = load_config("local", {"aws.endpoint_url": local_aws.url, "storage.kms_key": "arn:aws:kms:x"})
+    with pytest.raises(ConfigError, match=r"cluster\.yaml: unknown placeholder \{clustername\} \(known: .*cluster_name"):
+        app.emr_cluster_request(config, Prefix.parse(PREFIX), specs)
+
+
+def test_a_null_subnet_leaves_the_key_out(local_aws: LocalAws) -> None:
+    config = load_config("local", {"aws.endpoint_url": local_aws.url, "storage.kms_key": "arn:aws:kms:x"})
+    instances = app.emr_cluster_request(config, Prefix.parse(PREFIX))["Instances"]
+    assert sorted(instances) == ["InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected"]

@@ -56,7 +56,7 @@ def read_spec(path: Path, values: dict[str, Any], origins: dict[str, str] | None
             lacks or holds as null (the message names the file and the placeholder).
     """
     if not path.exists():
-        raise ConfigError(f"EMR cluster spec not found: {path}")
+        raise ConfigError(f"EMR spec not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:

@@ -25,7 +25,7 @@ from botocore.validate import ParamValidator
 from lakehouse import app
 from lakehouse.aws.clients import client
 from lakehouse.cli import main
-from lakehouse.config import load_config
+from lakehouse.config import Config, load_config
 from lakehouse.deploy.artifacts import Prefix
 from lakehouse.errors import ConfigError
 from lakehouse.local.aws import LocalAws
@@ -359,11 +359,21 @@ def test_a_wrong_type_stops_before_anything_is_sent(deployed: Deployed, tmp_path
         emr.describe_security_configuration(Name="never-created")
 
 
-def test_an_unknown_field_is_named(local_aws: LocalAws, tmp_path: Path) -> None:
-    specs = _broken_specs(tmp_path, lambda t: t.replace("EbsRootVolumeSize: 32", "EbsRootVolumeSizeGiB: 32"))
-    config = load_config("local", {"aws.endpoint_url": local_aws.url, "storage.kms_key": "arn:aws:kms:x"})
-    with pytest.raises(ConfigError, match=r'Unknown parameter in input: "EbsRootVolumeSizeGiB", must be one of: '):
-        app.emr_cluster_request(config, Prefix.parse(PREFIX), specs)
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("EbsRootVolumeSize: 32", "EbsRootVolumeSizeGiB: 32",
+     r'not a valid RunJobFlow request: Unknown parameter in input: "EbsRootVolumeSizeGiB", must be one of: '),
+    ('Name: "{cluster_name}"', 'Name: "{clustername}"',
+     r"cluster\.yaml: unknown placeholder \{clustername\} \(known: .*cluster_name"),
+], ids=["unknown field", "unknown placeholder"])
+def test_a_wrong_name_in_the_spec_is_named(local_aws: LocalAws, tmp_path: Path, old: str, new: str,
+                                           message: str) -> None:
+    specs = _broken_specs(tmp_path, lambda t: t.replace(old, new))
+    with pytest.raises(ConfigError, match=message):
+        app.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX), specs)
+
+
+def _keyed_config(local_aws: LocalAws) -> Config:
+    return load_config("local", {"aws.endpoint_url": local_aws.url, "storage.kms_key": "arn:aws:kms:x"})
 
 
 def test_a_cluster_without_a_kms_key_is_refused(local_aws: LocalAws) -> None:
@@ -454,14 +464,7 @@ def test_submit_without_a_deploy_adds_nothing(local_aws: LocalAws, capsys: pytes
     assert emr.list_steps(ClusterId=cluster_id)["Steps"] == []
 
 
-def test_an_unknown_placeholder_is_named(local_aws: LocalAws, tmp_path: Path) -> None:
-    specs = _broken_specs(tmp_path, lambda t: t.replace('Name: "{cluster_name}"', 'Name: "{clustername}"'))
-    config = load_config("local", {"aws.endpoint_url": local_aws.url, "storage.kms_key": "arn:aws:kms:x"})
-    with pytest.raises(ConfigError, match=r"cluster\.yaml: unknown placeholder \{clustername\} \(known: .*cluster_name"):
-        app.emr_cluster_request(config, Prefix.parse(PREFIX), specs)
-
 
 def test_a_null_subnet_leaves_the_key_out(local_aws: LocalAws) -> None:
-    config = load_config("local", {"aws.endpoint_url": local_aws.url, "storage.kms_key": "arn:aws:kms:x"})
-    instances = app.emr_cluster_request(config, Prefix.parse(PREFIX))["Instances"]
+    instances = app.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX))["Instances"]
     assert sorted(instances) == ["InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected"]

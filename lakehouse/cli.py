@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream.
+storage, produce, stream, emr (deploy, create-cluster, submit).
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 from lakehouse.config import Config, load_config
@@ -70,6 +71,27 @@ def cmd_storage(config: Config, args: argparse.Namespace) -> int:
 
     for line in app.init_storage(config):
         print(line)
+    return 0
+
+
+def cmd_emr(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import app
+
+    if args.action == "deploy":
+        uploads = app.emr_deploy(config, args.prefix, args.wheel)
+        prefix = args.prefix or config.emr.prefix
+        for u in uploads:
+            print(f"{'uploaded ' if u.uploaded else 'unchanged'}  {u.size:>12,}  {u.name}")
+        sent = [u for u in uploads if u.uploaded]
+        print(f"{len(sent)} of {len(uploads)} files uploaded to {prefix} ({sum(u.size for u in sent):,} bytes); "
+              f"{len(uploads) - len(sent)} unchanged")
+    elif args.action == "create-cluster":
+        cluster_id, security = app.emr_create_cluster(config, args.prefix)
+        print(f"security configuration {security.name}: {'created' if security.created else 'exists, unchanged'}")
+        print(cluster_id)
+    else:
+        for name, step_id in app.emr_submit(config, args.cluster_id, args.steps, args.prefix, args.step_config):
+            print(f"{step_id}  lakehouse {name}")
     return 0
 
 
@@ -238,6 +260,18 @@ def parser() -> argparse.ArgumentParser:
     sto = sub.add_parser("storage", help="the lake's S3 bucket: init (create; SSE-KMS default, TLS/KMS policy)")
     sto.add_argument("action", choices=["init"])
     sto.set_defaults(func=cmd_storage)
+    e = sub.add_parser("emr", help="Amazon EMR: deploy the artifacts, create the cluster, submit the steps")
+    actions = e.add_subparsers(dest="action", required=True)
+    ed = actions.add_parser("deploy", help="build the wheel; upload it, jobs/, conf/, bootstrap_actions/ to S3")
+    ed.add_argument("--wheel", type=Path, help="upload this wheel instead of building one")
+    ec = actions.add_parser("create-cluster", help="launch the cluster of conf/emr/ and print its id")
+    es = actions.add_parser("submit", help="add the pipeline's steps to a cluster")
+    es.add_argument("--cluster-id", required=True, help="the cluster (j-...)")
+    es.add_argument("--steps", help="comma-separated, in order (default: ingest,silver,gold,publish,export)")
+    es.add_argument("--step-config", default="emr", help="the config the steps run with (default: emr)")
+    for action in (ed, ec, es):
+        action.add_argument("--prefix", help="s3://bucket/prefix of the artifacts (default: emr.prefix)")
+    e.set_defaults(func=cmd_emr)
     pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")
     pr.add_argument("--rate", type=int, default=1000, help="records per second (default 1000)")
     pr.add_argument("--seconds", type=float, default=10.0, help="for how long (default 10)")

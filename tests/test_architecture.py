@@ -28,6 +28,8 @@ FORBIDDEN_IMPORTS = {
     ("lakehouse.sources",): ("lakehouse.pipeline", "lakehouse.publish", "lakehouse.config", "lakehouse.local", *APP),
     ("lakehouse.ops",): ("lakehouse.pipeline", "lakehouse.publish", "lakehouse.config", "lakehouse.local", *APP),
     ("lakehouse.local",): ("lakehouse.pipeline", "lakehouse.publish", *APP),
+    ("lakehouse.deploy",): (*TRANSFORMS, "lakehouse.storage", "lakehouse.sources", "lakehouse.pipeline",
+                            "lakehouse.publish", "lakehouse.ops", "lakehouse.config", "lakehouse.local", *APP),
 }
 # DataFrame actions and session access a transformation never makes.
 FORBIDDEN_IN_TRANSFORMS = {"read", "readStream", "write", "writeStream", "collect", "count", "toPandas",

@@ -163,6 +163,18 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True)
+class EmrConfig:
+    """`lakehouse emr deploy | create-cluster | submit`: where the artifacts go and what of the cluster
+    differs between accounts; the cluster's shape is in `conf/emr/cluster.yaml`."""
+
+    prefix: str  # s3://bucket/prefix: deploy uploads there; the bootstrap action and the steps read from there
+    cluster_name: str
+    security_configuration: str  # the name of the EMR security configuration (conf/emr/security.yaml)
+    idle_timeout_seconds: int  # the auto-termination policy: an idle cluster ends after this long
+    subnet_id: str | None = None  # Instances.Ec2SubnetId; null: EMR picks the default VPC's
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     storage: StorageConfig
@@ -176,6 +188,7 @@ class Config:
     catalog: CatalogConfig
     export: ExportConfig
     dashboard: DashboardConfig
+    emr: EmrConfig
 
     @property
     def root(self) -> str:

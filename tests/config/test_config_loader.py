@@ -21,6 +21,7 @@ stream: {name: s, shards: 1, format: lakehouse-kinesis, starting_position: TRIM_
 catalog: {silver_database: s, gold_database: g, athena_workgroup: primary, athena_output: "{root}/athena/"}
 export: {mode: embedded, database: analytics, schema: gold, user: lakehouse, embedded_dir: "{root}/pg"}
 dashboard: {path: "{root}/dash.html"}
+emr: {prefix: "s3://b/p", cluster_name: c, security_configuration: sc, idle_timeout_seconds: 60}
 """
 
 

@@ -89,17 +89,39 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progres
 
 
 def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
-    """The inventory of new or changed document files into bronze."""
+    """The inventory of new or changed document files into bronze.
+
+    A document is its key, size and SHA-256. Its modification time only spares reading it again:
+    a file whose (key, size, modified time) bronze or the manifest already holds is not read; one
+    with a new time is hashed, and if its bytes are known (a lake copied elsewhere gets new times)
+    only the manifest records that it was looked at, so it is not hashed again.
+    """
     table = "bronze.documents"
-    seen = {(landing.landing_key(r["path"]), r["size"], r["modified_at"])
-            for r in delta.read(spark, root, table).select("path", "size", "modified_at").collect()}
-    new = [f for f in landing.list_files(spark, root, "documents") if (f.key, f.size, f.modified_at) not in seen]
-    if not new:
+    held = delta.read(spark, root, table).select("path", "size", "sha256", "modified_at").collect()
+    looked_at = {(landing.landing_key(r["path"]), r["size"], r["modified_at"]) for r in held}
+    looked_at |= {(r["path"], r["size"], r["modified_at"]) for r in
+                  delta.read(spark, root, "ops.ingested_files").where(F.col("target") == table)
+                  .select("path", "size", "modified_at").collect()}
+    candidates = [f for f in landing.list_files(spark, root, "documents")
+                  if (f.key, f.size, f.modified_at) not in looked_at]
+    if not candidates:
         progress(f"{table}: no new or changed documents")
         return StepResult()
-    inventory = landing.read_inventory(spark, [f.path for f in new])
-    return _append(spark, root, table, bronze_documents(inventory, batch_id, moment(spark)), progress,
-                   f"{len(new)} document(s)")
+    contents = {(landing.landing_key(r["path"]), r["size"], r["sha256"]) for r in held}
+    inventory = landing.read_inventory(spark, [f.path for f in candidates]).collect()
+    new = [r for r in inventory if (r["path"], r["size"], r["sha256"]) not in contents]
+    result = StepResult()
+    if new:
+        frame = spark.createDataFrame([tuple(r) for r in new], landing.INVENTORY_DDL)
+        result = _append(spark, root, table, bronze_documents(frame, batch_id, moment(spark)), progress,
+                         f"{len(new)} document(s)")
+    else:
+        progress(f"{table}: {len(candidates)} document(s) with a new modification time, their bytes known")
+    new_keys = {r["path"] for r in new}
+    ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(f.key, f.size, f.modified_at, table, batch_id, ingested_at, int(f.key in new_keys)) for f in candidates]
+    delta.append(spark.createDataFrame(rows, contract.schema("ops.ingested_files")), root, "ops.ingested_files")
+    return result
 
 
 def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id: str,

@@ -141,6 +141,9 @@ def read_bytes(spark: SparkSession, paths: list[str]) -> list[tuple[str, datetim
                   for r in rows)
 
 
+INVENTORY_DDL = "path string, size bigint, sha256 string, modified_at timestamp"
+
+
 def read_inventory(spark: SparkSession, paths: list[str]) -> DataFrame:
     """Document inventory for the given files: path (the key), size, sha256, modified_at (hashed in the JVM)."""
     return spark.read.format("binaryFile").load(paths).select(

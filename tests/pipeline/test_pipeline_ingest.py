@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
+import os
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -134,3 +136,22 @@ def test_rows_recorded_under_a_full_uri_count_as_their_key(spark: SparkSession, 
     table = delta.path(str(tmp_path), "bronze.enrollment_events")
     spark.sql(f"UPDATE delta.`{table}` SET _file = 'file:/old/place/landing/' || _file")
     assert _ingest(spark, tmp_path, None, "run-2").rows_in == 0
+
+
+def test_a_document_is_its_bytes_not_its_modification_time(spark: SparkSession, tmp_path: Path) -> None:
+    scan = tmp_path / "landing" / "documents" / "scan.pdf"
+    _write(scan, b"%PDF-1.4 one")
+    _ingest(spark, tmp_path, None, "run-1")
+    os.utime(scan, (1_900_000_000, 1_900_000_000))  # touched, or copied elsewhere: same bytes, a new time
+    touched = _ingest(spark, tmp_path, None, "run-2")
+    assert not touched.changed
+    assert delta.read(spark, str(tmp_path), "bronze.documents").count() == 1
+    manifest = delta.read(spark, str(tmp_path), "ops.ingested_files").where("target = 'bronze.documents'")
+    assert sorted((r["batch_id"], r["records"]) for r in manifest.collect()) == [("run-1", 1), ("run-2", 0)]
+    assert _ingest(spark, tmp_path, None, "run-3").rows_in == 0
+    assert manifest.count() == 2  # the new time was recorded: not looked at again
+    _write(scan, b"%PDF-1.4 two")  # same size, other bytes: a changed document
+    changed = _ingest(spark, tmp_path, None, "run-4")
+    assert changed.rows_in == 1
+    assert sorted(r["sha256"] for r in delta.read(spark, str(tmp_path), "bronze.documents").collect()) == sorted(
+        hashlib.sha256(b).hexdigest() for b in (b"%PDF-1.4 one", b"%PDF-1.4 two"))

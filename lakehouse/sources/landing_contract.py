@@ -163,40 +163,47 @@ def _split_codec(kind: Kind, name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def _first_line(content: _Content) -> tuple[str, bool] | Verdict | None:
-    """The first non-blank line and whether it is complete; a verdict when the text is not UTF-8
-    or has no line at all; None when the head holds only blanks of a longer file."""
+def _lines(content: _Content) -> list[tuple[str, bool]] | Verdict:
+    """The non-blank lines of the head, each with whether it is complete; a verdict when the text
+    is not UTF-8 or the file has no line at all."""
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(content.data, final=content.whole)
     except UnicodeDecodeError:
         return _reject(None, NOT_UTF8, "not UTF-8 text")
     lines = text.removeprefix("\ufeff").split("\n")
-    for n, line in enumerate(lines):
-        if line.strip():
-            return line.rstrip("\r"), n < len(lines) - 1 or content.whole
-    return _reject(None, EMPTY_FILE, "no line in the file") if content.whole else None
+    found = [(line.rstrip("\r"), n < len(lines) - 1 or content.whole) for n, line in enumerate(lines) if line.strip()]
+    return _reject(None, EMPTY_FILE, "no line in the file") if not found and content.whole else found
+
+
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def _json_lines(content: _Content) -> Verdict | None:
-    first = _first_line(content)
-    if not isinstance(first, tuple):
-        return first
-    line, complete = first
-    if not complete:
-        ok = line.lstrip().startswith("{")
+    """JSON lines when a line of the head is a JSON object: a bad line among good ones is bronze's
+    to keep (with `_parse_error`), not a reason to refuse the file."""
+    lines = _lines(content)
+    if isinstance(lines, Verdict):
+        return lines
+    complete = [line for line, whole in lines if whole]
+    if not complete:  # no line ends within the head: it must at least start an object
+        ok = not lines or lines[0][0].lstrip().startswith("{")
         return None if ok else _reject(None, NOT_JSON_LINES, "the first line does not start a JSON object")
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return _reject(None, NOT_JSON_LINES, "the first line is not JSON")
-    return None if isinstance(record, dict) else _reject(None, NOT_JSON_LINES, "the first line is not a JSON object")
+    if any(_is_object(line) for line in complete):
+        return None
+    return _reject(None, NOT_JSON_LINES, f"none of the first {len(complete):,} lines is a JSON object")
 
 
 def _csv_header(content: _Content) -> Verdict | None:
-    first = _first_line(content)
-    if not isinstance(first, tuple):
-        return first
-    line, complete = first
+    lines = _lines(content)
+    if isinstance(lines, Verdict):
+        return lines
+    if not lines:
+        return None  # only blanks in the head of a longer file
+    line, complete = lines[0]
     if not complete:
         return _reject(None, CSV_HEADER, f"no end of the header line in the first {HEAD_BYTES:,} bytes")
     header = [h.strip().lower() for h in next(csv.reader([line]))]

@@ -15,6 +15,8 @@ import zstandard
 from pyspark.sql import SparkSession
 
 from lakehouse.bronze.office_reports import REPORT_COLUMNS
+from lakehouse.config import DatagenConfig
+from lakehouse.datagen import generate
 from lakehouse.sources import landing_contract
 from lakehouse.sources.landing_contract import HEAD_BYTES, check
 
@@ -62,6 +64,27 @@ def test_files_the_sources_take(key, content):
     assert verdict.ok, verdict.reason
     assert verdict.kind == key.split("/")[0]
     assert verdict.reason == ""
+
+
+def test_a_bad_line_among_good_ones_is_bronzes_to_keep_not_a_reason_to_refuse():
+    # bronze keeps a garbage line with `_parse_error` (quarantine, `record_parseable`)
+    assert judge("events/a.jsonl", b"<html><body>502 Bad Gateway</body></html>\n" + EVENT).ok
+    assert judge("events/a.jsonl", b"<html>\n%%%\n[1]\n").rule == "not_json_lines"
+
+
+def test_every_file_the_demo_generates_is_taken(tmp_path: Path):
+    """The synthetic landing zone, hard cases and all (garbage lines, short CSV rows), passes."""
+    summary = generate(tmp_path, DatagenConfig(seed=11, days=6, offices=10, enrollments=3200,
+                                               start_date="2026-10-01"))
+    paths = [path for kind in summary.files.values() for path in kind]
+    assert {p.split("/")[0] for p in paths} == set(landing_contract.KINDS)
+    refused = {}
+    for path in paths:
+        content = (tmp_path / path).read_bytes()
+        verdict = judge(path, content)
+        if not verdict.ok:
+            refused[path] = verdict.reason
+    assert not refused
 
 
 def test_an_accepted_text_file_names_its_codec():
@@ -154,7 +177,7 @@ def test_the_rejected_naming():
     document = json.loads(landing_contract.reason_document(
         "events/a.jsonl", 5, verdict, datetime(2026, 10, 1, 12, 0, tzinfo=UTC)))
     assert document == {"key": "events/a.jsonl", "size": 5, "kind": "events", "rule": "not_json_lines",
-                        "reason": "not_json_lines: the first line is not JSON",
+                        "reason": "not_json_lines: none of the first 1 lines is a JSON object",
                         "rejected_at": "2026-10-01T12:00:00+00:00"}
 
 

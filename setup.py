@@ -30,7 +30,8 @@ LOCAL = [
 ]
 TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10",
         "deltalake==1.6.6",  # an independent reader of the Delta tables on S3 (tests/test_e2e_s3.py)
-        "parliament==1.6.4"]  # lints the bucket policy (moto cannot evaluate its conditions)
+        "parliament==1.6.4",  # lints the bucket policy (moto cannot evaluate its conditions)
+        "zstandard>=0.22"]  # writes the .zst landing files the landing contract's tests check
 
 setup(
     name="lakehouse",

@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream, emr (deploy, create-cluster, submit).
+storage, produce, stream, emr (deploy, create-cluster, submit), lambda.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -196,6 +196,16 @@ def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lambda(config: Config, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lakehouse.trigger import package
+
+    names = package.build(Path(args.output))
+    print(f"wrote {args.output} ({len(names)} modules, no Spark); handler: {package.HANDLER}")
+    return 0
+
+
 def cmd_dq(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.ops.summaries import latest_quality
     from lakehouse.storage import delta
@@ -295,6 +305,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
     sub.add_parser("dashboard", help="write the KPI dashboard (one self-contained HTML file)").set_defaults(
         func=cmd_dashboard)
+    lm = sub.add_parser("lambda", help="the S3-event trigger: package its Lambda zip")
+    lm.add_argument("action", choices=["package"])
+    lm.add_argument("--output", default="dist/lakehouse-trigger.zip", help="default dist/lakehouse-trigger.zip")
+    lm.set_defaults(func=cmd_lambda)
     return p
 
 

@@ -178,3 +178,13 @@ def test_no_import_is_renamed_to_dodge_a_clash() -> None:
                 if (full, alias.asname) not in CONVENTIONAL_ALIASES:
                     found.append(f"{_where(m, node.lineno)} imports {full} as {alias.asname}")
     assert not found, "\n".join(found)
+
+
+def test_the_trigger_imports_only_what_its_zip_holds() -> None:
+    # the Lambda zip (lakehouse/trigger/package.py) carries these and no Spark
+    allowed = ("lakehouse.trigger", "lakehouse.errors", "lakehouse.sources.landing_contract")
+    found = [f"{_where(m, line)} imports {name}" for m in MODULES if _within(m.name, ("lakehouse.trigger",))
+             for name, line in m.imports()
+             if (name.startswith("lakehouse.") and not _within(name, allowed) and name != "lakehouse.sources")
+             or _within(name, ("pyspark", "delta", "pandas", "pyarrow", "numpy"))]
+    assert not found, "\n".join(found)

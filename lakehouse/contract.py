@@ -215,8 +215,17 @@ _TABLES = [
         "ops.ingested_files",
         "path string, size bigint, modified_at timestamp, target string, batch_id string, "
         "ingested_at timestamp, records bigint",
-        "Manifest of landing files ingested into bronze (each exactly once).",
-        ("path",),
+        "Manifest of landing files ingested into bronze: one row per file version (key, size, modified "
+        "time); 0 records for a document whose bytes bronze holds already.",
+        ("path", "size", "modified_at"),
+    ),
+    _t(
+        "ops.rejected_files",
+        "path string, size bigint, kind string, rule string, reason string, batch_id string, rejected_at timestamp",
+        "Landing files no source contract accepts, moved to <root>/rejected/ with a reason object beside them.",
+        ("path", "rejected_at"),
+        {"path": "the file's key under the landing root", "rule": "the landing contract's rule it broke",
+         "reason": "why, in one line (never the file's content)"},
     ),
 ]
 

@@ -21,6 +21,7 @@ from lakehouse.bronze.registry import REGISTRY_COLUMNS, bronze_registry, new_cha
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.sources import landing
+from lakehouse.sources.landing_contract import Verdict
 from lakehouse.sources.postgres import Endpoint
 from lakehouse.sources.registry import read_changes
 from lakehouse.storage import delta
@@ -54,11 +55,43 @@ def _manifest(spark: SparkSession, root: str, table: str, batch_id: str, files: 
     delta.append(spark.createDataFrame(rows, contract.schema("ops.ingested_files")), root, "ops.ingested_files")
 
 
+def _accepted(spark: SparkSession, root: str, new: list[landing.LandedFile], batch_id: str,
+              progress: Progress) -> list[landing.LandedFile]:
+    """The new files the landing contract accepts; the others are moved to rejected/ and recorded."""
+    taken: list[tuple[landing.LandedFile, Verdict]] = []
+    refused: list[tuple[landing.LandedFile, Verdict]] = []
+    for landed in new:
+        verdict = landing.judge(spark, landed)
+        (taken if verdict.ok else refused).append((landed, verdict))
+    _record_rejections(spark, root, refused, batch_id, progress)
+    return [landed for landed, _ in taken]
+
+
+def _record_rejections(spark: SparkSession, root: str, refused: list[tuple[landing.LandedFile, Verdict]],
+                       batch_id: str, progress: Progress) -> None:
+    if not refused:
+        return
+    rejected_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for landed, verdict in refused:
+        landing.reject(spark, root, landed, verdict, rejected_at)
+        progress(f"landing/{landed.key}: rejected to rejected/{landed.key} ({verdict.reason})")
+        rows.append((landed.key, landed.size, verdict.kind, verdict.rule, verdict.reason, batch_id, rejected_at))
+    delta.append(spark.createDataFrame(rows, contract.schema("ops.rejected_files")), root, "ops.rejected_files")
+
+
+def reject_strays(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> None:
+    """Files in landing/ that no source takes by folder or name: rejected, never skipped silently."""
+    strays = landing.unmatched(landing.list_everything(spark, root))
+    _record_rejections(spark, root, [(f, landing.judge(spark, f)) for f in strays], batch_id, progress)
+
+
 def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, progress: Progress) -> StepResult:
     """New JSON-lines files of landing/<kind> into their bronze table."""
     table = JSON_SOURCES[kind]
     known = _known_files(spark, root, table)
-    new = [f for f in landing.list_files(spark, root, kind) if f.key not in known]
+    new = _accepted(spark, root, [f for f in landing.list_files(spark, root, kind) if f.key not in known], batch_id,
+                    progress)
     if not new:
         progress(f"{table}: no new files")
         return StepResult()
@@ -74,7 +107,8 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progres
     """New office report files (CSV, Excel), parsed on the driver, into bronze."""
     table = "bronze.office_reports"
     known = _known_files(spark, root, table)
-    new = [f for f in landing.list_files(spark, root, "office_reports") if f.key not in known]
+    new = _accepted(spark, root, [f for f in landing.list_files(spark, root, "office_reports") if f.key not in known],
+                    batch_id, progress)
     if not new:
         progress(f"{table}: no new files")
         return StepResult()
@@ -102,8 +136,8 @@ def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Pr
     looked_at |= {(r["path"], r["size"], r["modified_at"]) for r in
                   delta.read(spark, root, "ops.ingested_files").where(F.col("target") == table)
                   .select("path", "size", "modified_at").collect()}
-    candidates = [f for f in landing.list_files(spark, root, "documents")
-                  if (f.key, f.size, f.modified_at) not in looked_at]
+    candidates = _accepted(spark, root, [f for f in landing.list_files(spark, root, "documents")
+                                         if (f.key, f.size, f.modified_at) not in looked_at], batch_id, progress)
     if not candidates:
         progress(f"{table}: no new or changed documents")
         return StepResult()
@@ -145,6 +179,8 @@ def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id
 def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, batch_id: str, progress: Progress) -> StepResult:
     """Everything new in the landing folder and the registry, into bronze, under `batch_id`."""
     landing.check_landing(spark, root)
+    rejections = delta.version(spark, root, "ops.rejected_files")
+    reject_strays(spark, root, batch_id, progress)
     result = StepResult()
     for kind in JSON_SOURCES:
         result.add(ingest_json_files(spark, root, kind, batch_id, progress))
@@ -152,4 +188,6 @@ def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, batch_id: 
     result.add(ingest_documents(spark, root, batch_id, progress))
     if endpoint is not None:
         result.add(ingest_registry(spark, root, endpoint, batch_id, progress))
+    if delta.version(spark, root, "ops.rejected_files") != rejections:  # files were rejected: a change
+        result.versions["ops.rejected_files"] = delta.version(spark, root, "ops.rejected_files") or 0
     return result

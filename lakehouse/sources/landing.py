@@ -10,36 +10,32 @@ Text files may be compressed with any codec Hadoop decodes by extension (`CODECS
 """
 from __future__ import annotations
 
-import bz2
-import gzip
 import re
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.errors import SourceError
+from lakehouse.sources.landing_contract import (
+    CODECS,
+    HEAD_BYTES,
+    KINDS,
+    TEXT_EXTENSIONS,
+    Verdict,
+    check,
+    reason_document,
+    reason_key,
+    rejected_key,
+)
 from lakehouse.storage import files
 
-# Compression a text file may carry, by extension: what Spark's text reader (Hadoop's codecs) and
-# the driver-side report parser both decode.
-CODECS: dict[str, Callable[[bytes], bytes]] = {".gz": gzip.decompress, ".bz2": bz2.decompress,
-                                               ".deflate": zlib.decompress}
-
-
-def _compressed(*patterns: str) -> tuple[str, ...]:
-    return (*patterns, *(p + codec for p in patterns for codec in CODECS))
-
-
-# landing sub-folder -> file name patterns it holds
+# landing sub-folder -> file name patterns it holds: the contract's, and its text ones compressed
 LANDING_KINDS: dict[str, tuple[str, ...]] = {
-    "events": _compressed("*.jsonl", "*.json"),
-    "office_reports": (*_compressed("*.csv"), "*.xlsx"),
-    "device_logs": _compressed("*.jsonl", "*.json"),
-    "documents": ("*",),
+    name: (*kind.patterns, *(p + codec for p in kind.patterns if p.endswith(TEXT_EXTENSIONS) for codec in CODECS))
+    for name, kind in KINDS.items()
 }
 
 # The key of a landing file: what follows the first `/landing/<kind>/` of its URI.
@@ -61,12 +57,9 @@ def landing_key_column(location: Column) -> Column:
     return F.coalesce(F.nullif(F.regexp_extract(location, _KEY.pattern, 1), F.lit("")), location)
 
 
-def decompress(key: str, content: bytes) -> bytes:
-    """The bytes of a file as written before compression (unchanged when its name names no codec)."""
-    for codec, decode in CODECS.items():
-        if key.lower().endswith(codec):
-            return decode(content)
-    return content
+def compressed(key: str) -> bool:
+    """Whether the file's name names a compression codec (`r.csv.gz`)."""
+    return any(key.endswith(ext) for p in TEXT_EXTENSIONS for ext in (p + codec for codec in CODECS))
 
 
 @dataclass(frozen=True)
@@ -133,15 +126,56 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
 
 
 def read_bytes(spark: SparkSession, paths: list[str]) -> list[tuple[str, datetime, bytes]]:
-    """The bytes of small files (reports), read on the driver and decompressed: (key, modified_at, content)."""
-    if not paths:
-        return []
-    rows = spark.read.format("binaryFile").load(paths).select("path", "modificationTime", "content").collect()
-    return sorted((landing_key(r["path"]), r["modificationTime"], decompress(r["path"], bytes(r["content"])))
-                  for r in rows)
+    """The bytes of small files (reports), read on the driver: (key, modified_at, content). A
+    compressed one is decompressed by Spark's text reader (its codec by the name's extension)."""
+    found = []
+    plain = [p for p in paths if not compressed(p)]
+    if plain:
+        rows = spark.read.format("binaryFile").load(plain).select("path", "modificationTime", "content").collect()
+        found += [(landing_key(r["path"]), r["modificationTime"], bytes(r["content"])) for r in rows]
+    packed = [p for p in paths if compressed(p)]
+    if packed:
+        whole = spark.read.text(packed, wholetext=True).select(
+            F.col("_metadata.file_path").alias("path"), F.col("_metadata.file_modification_time").alias("at"), "value")
+        found += [(landing_key(r["path"]), r["at"], r["value"].encode("utf-8")) for r in whole.collect()]
+    return sorted(found)
 
 
 INVENTORY_DDL = "path string, size bigint, sha256 string, modified_at timestamp"
+
+
+def list_everything(spark: SparkSession, root: str) -> list[LandedFile]:
+    """Every file under landing/, in any folder and of any name (what Spark's listing shows)."""
+    folder = f"{root.rstrip('/')}/landing"
+    if not files.exists(spark, folder):
+        return []
+    listing = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(folder)
+               .select("path", "length", "modificationTime").collect())
+    return sorted((LandedFile(r["path"], int(r["length"]), r["modificationTime"]) for r in listing),
+                  key=lambda f: f.path)
+
+
+def unmatched(landed: list[LandedFile]) -> list[LandedFile]:
+    """The files no source folder takes by name (an unknown folder, or a name none of its patterns match)."""
+    def taken(f: LandedFile) -> bool:
+        folder, _, rest = f.key.partition("/")
+        name = rest.rsplit("/", 1)[-1]
+        return folder in LANDING_KINDS and bool(rest) and any(fnmatchcase(name, p) for p in LANDING_KINDS[folder])
+
+    return [f for f in landed if not taken(f)]
+
+
+def judge(spark: SparkSession, landed: LandedFile) -> Verdict:
+    """The landing contract's verdict on a file, from its key, size and first bytes (as the Lambda judges it)."""
+    return check(landed.key, landed.size, files.read_head(spark, landed.path, HEAD_BYTES) if landed.size else b"")
+
+
+def reject(spark: SparkSession, root: str, landed: LandedFile, verdict: Verdict, rejected_at: datetime) -> str:
+    """Move a file the contract refuses to `<root>/rejected/<key>`, its reason object beside it; returns the reason."""
+    files.move(spark, landed.path, rejected_key(root, landed.key))
+    reason = reason_document(landed.key, landed.size, verdict, rejected_at)
+    files.write_text(spark, reason_key(root, landed.key), reason)
+    return verdict.reason
 
 
 def read_inventory(spark: SparkSession, paths: list[str]) -> DataFrame:

@@ -60,6 +60,25 @@ def write_text(spark: SparkSession, location: str, text: str) -> None:
         raise OSError(f"could not rename {tmp} to {location}")
 
 
+def read_head(spark: SparkSession, location: str, size: int) -> bytes:
+    """The first `size` bytes of a file (all of it when smaller)."""
+    path, fs = _fs(spark, location)
+    stream = fs.open(path)
+    try:
+        return bytes(stream.readNBytes(size))
+    finally:
+        stream.close()
+
+
+def move(spark: SparkSession, source: str, target: str) -> None:
+    """Move a file to `target`, making its folder first (on S3: copied, then deleted)."""
+    path, fs = _fs(spark, source)
+    destination = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(target)  # type: ignore[union-attr]
+    fs.mkdirs(destination.getParent())
+    if not fs.rename(path, destination):
+        raise OSError(f"could not move {source} to {target}")
+
+
 def rename(spark: SparkSession, source: str, target: str) -> None:
     """Rename a file or folder (a folder on S3 is copied object by object)."""
     path, fs = _fs(spark, source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import json
 import os
 import zlib
 from datetime import datetime
@@ -57,13 +58,14 @@ def test_every_record_once_and_a_rerun_ingests_nothing(spark: SparkSession, tmp_
     _landing(tmp_path)
     _offices(registry_db, [("OF-0001", "Centro 1", "CENTRO", "D1", "2020-01-01", "2026-09-01T00:00:00+00")])
     first = _ingest(spark, tmp_path, registry_db, "run-1")
-    # 3 event lines + 2 CSV rows + 1 unreadable workbook + 1 log + 1 document + 1 office = 9
-    assert first.rows_in == 9
+    # 3 event lines + 2 CSV rows + 1 log + 1 document + 1 office = 8; the "workbook" that is no zip is rejected
+    assert first.rows_in == 8
     events = delta.read(spark, str(tmp_path), "bronze.enrollment_events")
     assert events.count() == 3
     assert events.where(F.col("_parse_error").isNotNull()).count() == 1
     reports = delta.read(spark, str(tmp_path), "bronze.office_reports").orderBy("_source").collect()
-    assert [r["_parse_error"] is None for r in reports] == [True, False, False]
+    assert [r["_parse_error"] is None for r in reports] == [True, False]
+    assert (tmp_path / "rejected" / "office_reports" / "r-002.xlsx").exists()
 
     versions = {t: delta.version(spark, str(tmp_path), t) for t in
                 ("bronze.enrollment_events", "bronze.office_reports", "bronze.offices", "bronze.documents")}
@@ -155,3 +157,28 @@ def test_a_document_is_its_bytes_not_its_modification_time(spark: SparkSession, 
     assert changed.rows_in == 1
     assert sorted(r["sha256"] for r in delta.read(spark, str(tmp_path), "bronze.documents").collect()) == sorted(
         hashlib.sha256(b).hexdigest() for b in (b"%PDF-1.4 one", b"%PDF-1.4 two"))
+
+
+def test_files_no_contract_accepts_are_rejected_by_name_never_skipped(spark: SparkSession, tmp_path: Path) -> None:
+    land = tmp_path / "landing"
+    _write(land / "events" / "e-001.jsonl", EVENT % "a1" + "\n")
+    _write(land / "events" / "notes.txt", "not a source file\n")  # a name events/ does not take
+    _write(land / "events" / "e-002.jsonl.gz", EVENT % "a2" + "\n")  # named .gz, not gzip
+    _write(land / "office_reports" / "r-001.csv", "date,office\n2026-10-01,OF-1\n")  # not the contract's header
+    _write(land / "device_logs" / "d-001.jsonl", b"")  # empty
+    _write(land / "payments" / "p-001.csv", "x\n")  # a folder no source has
+    lines: list[str] = []
+    first = ingest(spark, str(tmp_path), None, "run-1", lines.append)
+    assert first.rows_in == 1 and "ops.rejected_files" in first.versions
+    expected = {"events/notes.txt": "name_pattern", "events/e-002.jsonl.gz": "not_compressed_as_named",
+                "office_reports/r-001.csv": "csv_header", "device_logs/d-001.jsonl": "empty_file",
+                "payments/p-001.csv": "unknown_folder"}
+    rejected = delta.read(spark, str(tmp_path), "ops.rejected_files").collect()
+    assert {r["path"]: r["rule"] for r in rejected} == expected
+    for key, rule in expected.items():
+        assert not (land / key).exists() and (tmp_path / "rejected" / key).exists(), key
+        reason = json.loads((tmp_path / "rejected" / f"{key}.reason.json").read_text())
+        assert (reason["key"], reason["rule"]) == (key, rule)
+        assert any(line.startswith(f"landing/{key}: rejected") for line in lines), key
+    second = ingest(spark, str(tmp_path), None, "run-2", no_progress)
+    assert second.rows_in == 0 and not second.changed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.metadata
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -374,3 +375,42 @@ def emr_submit(config: Config, cluster_id: str, steps: str | None = None, prefix
     artifacts.require_objects(target.s3, sorted({arg for r in requests for arg in r["HadoopJarStep"]["Args"]
                                                  if arg.startswith("s3://")}))
     return list(zip(names, emr.add_steps(target.emr, cluster_id, requests), strict=True))
+
+
+def emr_schedule(config: Config, expression: str, role_arn: str, steps: str | None = None,
+                 prefix: str | None = None, name: str = "lakehouse-pipeline") -> tuple[str, str]:
+    """A schedule (EventBridge Scheduler) that launches a transient cluster of `conf/emr/` running the
+    steps and ending after them: its target is the RunJobFlow API itself (a universal target), so
+    the schedule needs no Lambda and no cluster kept up between runs. Created, or updated in place.
+
+    Returns:
+        ("created" or "updated", the schedule's ARN).
+    """
+    from botocore.exceptions import ClientError
+
+    from lakehouse.aws.clients import client
+
+    target = emr_target(config, prefix)
+    request = emr_cluster_request(config, target.prefix)
+    names = emr.step_names(steps)
+    jar = artifacts.jdbc_jar(PROJECT_ROOT / ".jars")
+    request["Steps"] = emr.step_requests(names, target.prefix.uri("jobs"), target.prefix.uri(f"jars/{jar.name}"),
+                                         "emr")
+    request["Instances"]["KeepJobFlowAliveWhenNoSteps"] = False  # transient: it ends when its steps are done
+    emr.validate(request, "RunJobFlow", "the scheduled cluster")
+    bootstrap = request["BootstrapActions"][0]["ScriptBootstrapAction"]
+    artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"]])
+    document = emr.read_spec(EMR_SPECS / "security.yaml", _emr_values(config, target.prefix), EMR_VALUE_ORIGINS)
+    emr.ensure_security_configuration(target.emr, config.emr.security_configuration, document)
+    scheduler = client("scheduler", config.aws.region, aws_endpoint(config))
+    schedule = {"Name": name, "ScheduleExpression": expression, "ScheduleExpressionTimezone": "UTC",
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "Target": {"Arn": "arn:aws:scheduler:::aws-sdk:emr:runJobFlow", "RoleArn": role_arn,
+                           "Input": json.dumps(request, sort_keys=True)}}
+    try:
+        scheduler.get_schedule(Name=name)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        return "created", str(scheduler.create_schedule(**schedule)["ScheduleArn"])
+    return "updated", str(scheduler.update_schedule(**schedule)["ScheduleArn"])

@@ -89,6 +89,10 @@ def cmd_emr(config: Config, args: argparse.Namespace) -> int:
         cluster_id, security = app.emr_create_cluster(config, args.prefix)
         print(f"security configuration {security.name}: {'created' if security.created else 'exists, unchanged'}")
         print(cluster_id)
+    elif args.action == "schedule":
+        outcome, arn = app.emr_schedule(config, args.expression, args.role_arn, args.steps, args.prefix, args.name)
+        print(f"schedule {args.name} {outcome}: {args.expression} (UTC) launches a cluster running the steps "
+              f"and ending after them\n{arn}")
     else:
         for name, step_id in app.emr_submit(config, args.cluster_id, args.steps, args.prefix, args.step_config):
             print(f"{step_id}  lakehouse {name}")
@@ -279,7 +283,13 @@ def parser() -> argparse.ArgumentParser:
     es.add_argument("--cluster-id", required=True, help="the cluster (j-...)")
     es.add_argument("--steps", help="comma-separated, in order (default: ingest,silver,gold,publish,export)")
     es.add_argument("--step-config", default="emr", help="the config the steps run with (default: emr)")
-    for action in (ed, ec, es):
+    esc = actions.add_parser("schedule", help="run the steps on a schedule, on a cluster that ends after them")
+    esc.add_argument("--expression", required=True, help="EventBridge Scheduler expression, e.g. 'cron(0 2 * * ? *)'")
+    esc.add_argument("--role-arn", required=True, help="the role the scheduler assumes (elasticmapreduce:RunJobFlow, "
+                     "iam:PassRole of the cluster's roles)")
+    esc.add_argument("--steps", help="comma-separated, in order (default: ingest,silver,gold,publish,export)")
+    esc.add_argument("--name", default="lakehouse-pipeline", help="the schedule's name (default: lakehouse-pipeline)")
+    for action in (ed, ec, es, esc):
         action.add_argument("--prefix", help="s3://bucket/prefix of the artifacts (default: emr.prefix)")
     e.set_defaults(func=cmd_emr)
     pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")

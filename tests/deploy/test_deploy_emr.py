@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
@@ -468,3 +469,31 @@ def test_submit_without_a_deploy_adds_nothing(local_aws: LocalAws, capsys: pytes
 def test_a_null_subnet_leaves_the_key_out(local_aws: LocalAws) -> None:
     instances = app.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX))["Instances"]
     assert sorted(instances) == ["InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected"]
+
+
+@pytest.mark.slow
+def test_schedule_launches_a_transient_cluster_running_the_steps(deployed: Deployed) -> None:
+    role = "arn:aws:iam::123456789012:role/lakehouse-scheduler"
+    code, out, err = _run(deployed.args("schedule", "--expression", "cron(0 2 * * ? *)", "--role-arn", role,
+                                        "--prefix", PREFIX))
+    assert code == 0, err
+    schedule = deployed.client("scheduler").get_schedule(Name="lakehouse-pipeline")
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == ("cron(0 2 * * ? *)", "UTC")
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert (schedule["Target"]["Arn"], schedule["Target"]["RoleArn"]) == (
+        "arn:aws:scheduler:::aws-sdk:emr:runJobFlow", role)
+    request = json.loads(schedule["Target"]["Input"])
+    assert [{"Name": s["Name"], "ActionOnFailure": s["ActionOnFailure"],
+             "Config": {"Jar": s["HadoopJarStep"]["Jar"], "Properties": {}, "Args": s["HadoopJarStep"]["Args"]}}
+            for s in request["Steps"]] == ALL_STEPS
+    assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+    assert request["ReleaseLabel"] == "emr-spark-8.1.0"
+    model = botocore.session.get_session().get_service_model("emr")
+    assert not ParamValidator().validate(request, model.operation_model("RunJobFlow").input_shape).has_errors()
+    assert "created" in out
+    code, out, _ = _run(deployed.args("schedule", "--expression", "rate(6 hours)", "--role-arn", role,
+                                      "--steps", "gold,publish", "--prefix", PREFIX))
+    assert code == 0 and "updated" in out
+    again = deployed.client("scheduler").get_schedule(Name="lakehouse-pipeline")
+    assert again["ScheduleExpression"] == "rate(6 hours)"
+    assert [s["Name"] for s in json.loads(again["Target"]["Input"])["Steps"]] == ["lakehouse gold", "lakehouse publish"]

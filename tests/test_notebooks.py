@@ -103,7 +103,22 @@ def _execute(path: Path, lake: Path, workdir: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def executed(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return {p.name: _execute(p, lake, tmp_path_factory.mktemp(p.stem)) for p in NOTEBOOKS}
+    done = {}
+    for path in NOTEBOOKS:
+        workdir = tmp_path_factory.mktemp(path.stem)
+        done[path.name] = _execute(path, lake, workdir)
+        nbformat.write(done[path.name], workdir / path.name)  # with its outputs, to look at after a failure
+    return done
+
+
+@pytest.mark.slow
+def test_a_failing_cell_is_named(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("no"),
+                                         nbformat.v4.new_code_cell("x / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "broken.ipynb")
+    with pytest.raises(pytest.fail.Exception, match=r"^broken.ipynb: cell 2 raised ZeroDivisionError: division by zero$"):
+        _execute(tmp_path / "broken.ipynb", tmp_path, tmp_path)
 
 
 def _text(cell: Any) -> str:

@@ -86,11 +86,14 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _execute(path: Path, lake: Path, workdir: Path) -> Any:
-    """The notebook as run by a python3 kernel against `lake`; fails naming the cell that raised."""
-    nb = nbformat.read(path, as_version=4)
-    env = {**os.environ, "LAKEHOUSE_ROOT": str(lake), "LAKEHOUSE_CONFIG": "local", "LAKEHOUSE_DRIVER_MEMORY": "1g",
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+def _execute(path: Path, lake: Path | None, workdir: Path, nb: Any = None) -> Any:
+    """The notebook (`nb`, else read from `path`) as run by a python3 kernel against `lake` (None: the
+    default config, EMR's); fails naming the cell that raised."""
+    nb = nb or nbformat.read(path, as_version=4)
+    env = {k: v for k, v in os.environ.items() if k not in ("LAKEHOUSE_ROOT", "LAKEHOUSE_CONFIG")}
+    env.update({"LAKEHOUSE_DRIVER_MEMORY": "1g", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    if lake is not None:
+        env.update({"LAKEHOUSE_ROOT": str(lake), "LAKEHOUSE_CONFIG": "local"})
     client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(workdir)}})
     try:
         client.execute(env=env)
@@ -109,6 +112,18 @@ def executed(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         done[path.name] = _execute(path, lake, workdir)
         nbformat.write(done[path.name], workdir / path.name)  # with its outputs, to look at after a failure
     return done
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_session_cell_uses_the_kernels_spark(path: Path, tmp_path: Path) -> None:
+    # As on EMR Studio: a Spark kernel has started `spark` before the first cell, and no
+    # LAKEHOUSE_CONFIG is set, so the notebook reads the EMR config and builds no session of its own.
+    code = _code(nbformat.read(path, as_version=4))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('spark = "the kernel\'s session"'), *code[:2],
+                                         nbformat.v4.new_code_cell("print(spark)")])
+    cells = _execute(path, None, tmp_path, nb).cells
+    assert _text(cells[2]) == "config 'emr', storage root s3://lakehouse-registry-data/lakehouse\n"
+    assert _text(cells[3]) == "the kernel's session\n"
 
 
 @pytest.mark.slow

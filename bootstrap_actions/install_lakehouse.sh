@@ -18,6 +18,8 @@ set -euo pipefail
 
 log() { printf '%s install_lakehouse: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 fail() { printf '%s install_lakehouse: error: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; exit 1; }
+# A command that fails where no step says why still leaves one line naming where.
+trap 'fail "unexpected failure at line $LINENO: $BASH_COMMAND"' ERR
 
 [ "$#" -eq 1 ] || fail "usage: install_lakehouse.sh s3://bucket/prefix/artifacts/lakehouse-<version>-py3-none-any.whl"
 wheel_uri="$1"
@@ -69,7 +71,7 @@ after="$("$python" -m pip freeze --all)"
 if [ "$before" = "$after" ]; then
   log "nothing changed: $wheel_name and its emr requirements were already installed"
 else
-  changed="$(diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed -n 's/^> //p' | paste -sd ' ' -)"
+  changed="$(comm -13 <(printf '%s\n' "$before" | sort) <(printf '%s\n' "$after" | sort) | paste -sd ' ' -)"
   log "installed: $changed"
 fi
 

@@ -63,10 +63,10 @@ case "$wheel_uri" in
 esac
 
 pip=("${sudo_cmd[@]}" "$python" -m pip --disable-pip-version-check --no-input)
-before="$("$python" -m pip freeze --all)"
+before="$("$python" -m pip list --format=freeze)"
 log "installing $wheel_name with its emr requirements"
 "${pip[@]}" install --quiet "${wheel}[emr]" || fail "pip could not install ${wheel_name}[emr]"
-after="$("$python" -m pip freeze --all)"
+after="$("$python" -m pip list --format=freeze)"
 
 if [ "$before" = "$after" ]; then
   log "nothing changed: $wheel_name and its emr requirements were already installed"

@@ -106,10 +106,10 @@ def test_spark_submit_of_a_job_builds_gold(spark: SparkSession, tmp_path: Path) 
 
     missing = spark_submit("jobs/build_gold.py", "--root", str(tmp_path / "missing"))
     assert missing.returncode == 1
-    # Spark's own log lines (spark-submit logs INFO until the session sets the configured level) come
-    # from the JVM on the same stderr and may interleave with it; the step's own output is one line.
-    assert missing.stderr.count("lakehouse gold: error:") == 1
+    # spark-submit's PythonRunner merges the script's stderr into the JVM's stdout; Spark's own log
+    # lines (INFO, until the session sets the configured level) go to stderr. The step says one line.
+    assert missing.stdout.count("lakehouse gold: error:") == 1
     assert (f"lakehouse gold: error: no silver tables under {tmp_path}/missing/silver: run the silver step "
-            "first, or check the storage root (--root)\n") in missing.stderr
+            "first, or check the storage root (--root)\n") in missing.stdout
     assert not (tmp_path / "missing").exists()
     assert no_java_trace(missing), missing.stderr[-3000:]

@@ -10,8 +10,11 @@ JARS := .jars
 
 .PHONY: setup demo test lint jars wheel clean
 
+# The venv's own spark-submit (pyspark's SPARK_HOME) gets the pinned jars and Delta in its
+# spark-defaults.conf, so `spark-submit jobs/<step>.py` works here as on EMR; a no-op when unchanged.
 setup: $(BIN)/lakehouse $(JARS)/.done
 	scripts/install_chromium.sh
+	$(BIN)/python scripts/write_spark_defaults.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -25,7 +25,7 @@ from lakehouse.errors import ConfigError, SourceError, describe
 from lakehouse.ops.results import StepResult
 from lakehouse.ops.runs import StepReport, last_inputs, new_run_id, record
 from lakehouse.pipeline.flows import SilverSettings
-from lakehouse.pipeline.gold import build_gold
+from lakehouse.pipeline.gold import build_gold, check_silver
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.pipeline.silver import build_silver
 from lakehouse.security.secret_refs import resolve
@@ -111,6 +111,7 @@ def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> 
     def work(report: StepReport) -> StepResult:
         return build_gold(spark, config.root, report.progress, last_inputs(spark, config.root, "gold"))
 
+    check_silver(spark, config.root)  # before recording a run under a root that holds no lake
     return _step(spark, config, "gold", work, run_id)
 
 

@@ -136,6 +136,33 @@ def _s3a_classpath(jars_dir: str | None) -> str | None:
     return ":".join(str(j) for j in jars) or None
 
 
+def submit_defaults(settings: SparkConfig) -> dict[str, str]:
+    """What a plain `spark-submit jobs/<step>.py` must know before its JVM starts (none on EMR).
+
+    Under spark-submit the driver's JVM is up before the builder runs, so the builder's `spark.jars`
+    reaches the executors but never the driver's class path, and Delta's session extension is not
+    found. `scripts/write_spark_defaults.py` writes these into the pyspark package's
+    `conf/spark-defaults.conf`, which that pyspark's spark-submit reads first. The builder sets
+    the same values, so a session it starts itself is unchanged.
+
+    Args:
+        settings: The `spark` config section.
+
+    Returns:
+        The pinned jars, S3A's class path and the Delta keys; empty when `settings.jars_dir` is null
+        (the cluster's own spark-defaults provide Delta and S3A there).
+    """
+    jars = _jars(settings.jars_dir)
+    if not jars:
+        return {}
+    defaults = {"spark.jars": jars, **DELTA_CONF}
+    s3a_jars = _s3a_classpath(settings.jars_dir)
+    if s3a_jars:
+        defaults["spark.driver.extraClassPath"] = s3a_jars
+        defaults["spark.executor.extraClassPath"] = s3a_jars
+    return defaults
+
+
 def launch_environment(settings: SparkConfig) -> dict[str, str]:
     """The environment variables to set before the JVM starts, as `settings` asks (none by default).
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.contract import tables_in
+from lakehouse.errors import SourceError
 from lakehouse.gold import dimensions, facts, kpis
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.storage import delta
@@ -39,6 +40,14 @@ def gold_tables(silver: dict[str, DataFrame]) -> dict[str, Callable[[], DataFram
 def silver_versions(spark: SparkSession, root: str) -> dict[str, int]:
     """The Delta versions of the silver tables gold reads (those that exist)."""
     return {name: v for name in SILVER_INPUTS if (v := delta.version(spark, root, name)) is not None}
+
+
+def check_silver(spark: SparkSession, root: str) -> None:
+    """Fail with a clear message when none of the silver tables gold reads exists under `root`
+    (a mistyped `--root`, or silver not run yet), rather than publishing an empty gold."""
+    if not silver_versions(spark, root):
+        raise SourceError(f"no silver tables under {root.rstrip('/')}/silver: run the silver step first, "
+                          "or check the storage root (--root)")
 
 
 def build_gold(spark: SparkSession, root: str, progress: Progress,

@@ -3,7 +3,8 @@
 What the export loads PostgreSQL from, and what Redshift `COPY ... FORMAT PARQUET` and partners
 load: plain Parquet files with no Delta log, one folder per version. A version's folder is complete
 when Spark's `_SUCCESS` marker is in it (the output committer writes it last); a folder without one
-(a write cut short) is written again, a complete one is reused as it is (a version never changes).
+(a write cut short) is written again, a complete one is reused as it is (a version never changes),
+unless its columns are not the ones asked for (the contract changed since it was staged).
 Timestamps are written as Parquet's TIMESTAMP_MICROS (UTC instants), not Spark's legacy INT96,
 which readers other than Spark and Hive read as nanoseconds or not at all.
 """
@@ -40,7 +41,7 @@ def stage(spark: SparkSession, frame: DataFrame, root: str, table: str, version:
     it is staged already; returns the staged rows as read back from the Parquet files, and whether
     this call wrote them."""
     target = location(root, table, version)
-    written = not files.exists(spark, f"{target}/_SUCCESS")
+    written = not files.exists(spark, f"{target}/_SUCCESS") or _columns(spark.read.parquet(target)) != _columns(frame)
     if written:
         previous = spark.conf.get(_TIMESTAMP_TYPE) or "INT96"  # Spark's default
         spark.conf.set(_TIMESTAMP_TYPE, "TIMESTAMP_MICROS")
@@ -49,6 +50,10 @@ def stage(spark: SparkSession, frame: DataFrame, root: str, table: str, version:
         finally:
             spark.conf.set(_TIMESTAMP_TYPE, previous)
     return spark.read.schema(frame.schema).parquet(target), written
+
+
+def _columns(frame: DataFrame) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
 
 
 def prune(spark: SparkSession, root: str, table: str, keep: set[int]) -> list[int]:

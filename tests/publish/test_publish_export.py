@@ -374,7 +374,7 @@ def test_the_export_stages_each_version_as_parquet_and_loads_postgresql_from_it(
     _assert_equal(export_db, GOLD)
 
 
-def test_postgresql_is_loaded_from_the_staged_copy_not_the_delta_table(
+def test_postgresql_is_loaded_from_the_staged_copy_not_the_delta_table_and_a_stale_copy_is_rewritten(
         spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
     # A complete staged version of dim_date 0 holding one row, as a killed export would have left it
     # (it wrote the version, then died before the commit): the next export loads it as it is.
@@ -386,13 +386,20 @@ def test_postgresql_is_loaded_from_the_staged_copy_not_the_delta_table(
     pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, GOLD["gold.dim_date"][0], strict=True))],
                                         schema), staged / "part-0.parquet")
     (staged / "_SUCCESS").touch()
+    # A complete one with other columns than the contract's (staged before the contract changed): rewritten.
+    other = tmp_path / "staging" / "kpi_office_daily" / "v0"
+    other.mkdir(parents=True)
+    pq.write_table(pa.table({"date": [D1]}), other / "part-0.parquet")
+    (other / "_SUCCESS").touch()
 
     progress: list[str] = []
     _export_result(spark, tmp_path, export_db, progress.append)
 
     assert f"gold.dim_date: version 0 already staged at {tmp_path}/staging/dim_date/v0" in progress
+    assert f"gold.kpi_office_daily: version 0 staged at {tmp_path}/staging/kpi_office_daily/v0" in progress
     assert _rows(export_db, "dim_date") == GOLD["gold.dim_date"][:1]
     _assert_equal(export_db, {n: r for n, r in GOLD.items() if n != "gold.dim_date"})
+    assert _staged_rows(tmp_path, "kpi_office_daily", 0) == sorted(GOLD["gold.kpi_office_daily"], key=_key)
 
 
 def test_staging_keeps_the_last_two_exported_versions_and_an_unchanged_rerun_writes_nothing(

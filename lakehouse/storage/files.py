@@ -86,6 +86,12 @@ def rename(spark: SparkSession, source: str, target: str) -> None:
         raise OSError(f"could not rename {source} to {target}")
 
 
+def delete(spark: SparkSession, location: str) -> bool:
+    """Delete a file or a folder with all it holds; False when there was nothing to delete."""
+    path, fs = _fs(spark, location)
+    return bool(fs.delete(path, True))
+
+
 def write_local_text(path: str, text: str, mode: int = 0o644) -> str:
     """Write a local file atomically (beside it, fsync, rename over it); returns its absolute path."""
     if "://" in path:

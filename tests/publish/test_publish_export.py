@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
@@ -339,3 +341,86 @@ def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(
         with app.database("export", unreachable):
             pass
     assert "\n" not in str(err.value) and "not-a-real-password" not in str(err.value)
+
+
+# --- the staging zone: each exported version as Parquet under <root>/staging/<table>/v<version>/ ----------
+
+def _staged(root: Path) -> dict[str, list[str]]:
+    """Each table's staged version folders, by name."""
+    return {t.name: sorted(v.name for v in t.iterdir()) for t in sorted((root / "staging").iterdir())}
+
+
+def _staged_rows(root: Path, table: str, version: int) -> list[tuple[Any, ...]]:
+    """A staged version read with pyarrow alone (no Spark, no Delta), in the contract's column order."""
+    staged = pq.read_table(root / "staging" / table / f"v{version}")
+    assert staged.column_names == contract.schema(f"gold.{table}").fieldNames()
+    return sorted((tuple(row.values()) for row in staged.to_pylist()), key=_key)
+
+
+def test_the_export_stages_each_version_as_parquet_and_loads_postgresql_from_it(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    progress: list[str] = []
+    _export_result(spark, tmp_path, export_db, progress.append)
+
+    assert _staged(tmp_path) == {name.split(".")[1]: ["v0"] for name in GOLD}
+    for name, rows in GOLD.items():
+        table = name.split(".")[1]
+        assert _staged_rows(tmp_path, table, 0) == sorted(rows, key=_key), name  # the hand-written rows
+        assert (tmp_path / "staging" / table / "v0" / "_SUCCESS").exists()
+    staged_types = pq.read_schema(next((tmp_path / "staging" / "fct_enrollments" / "v0").glob("*.parquet")))
+    assert staged_types.field("started_at").type == pa.timestamp("us", tz="UTC")  # not INT96
+    assert f"gold.dim_date: version 0 staged at {tmp_path}/staging/dim_date/v0" in progress
+    _assert_equal(export_db, GOLD)
+
+
+def test_postgresql_is_loaded_from_the_staged_copy_not_the_delta_table_and_a_stale_copy_is_rewritten(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    # A complete staged version of dim_date 0 holding one row, as a killed export would have left it
+    # (it wrote the version, then died before the commit): the next export loads it as it is.
+    _write_gold(spark, tmp_path)
+    staged = tmp_path / "staging" / "dim_date" / "v0"
+    staged.mkdir(parents=True)
+    types = [pa.date32(), *[pa.int32()] * 5, pa.string(), pa.int32(), pa.bool_()]
+    schema = pa.schema(list(zip(contract.schema("gold.dim_date").fieldNames(), types, strict=True)))
+    pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, GOLD["gold.dim_date"][0], strict=True))],
+                                        schema), staged / "part-0.parquet")
+    (staged / "_SUCCESS").touch()
+    # A complete one with other columns than the contract's (staged before the contract changed): rewritten.
+    other = tmp_path / "staging" / "kpi_office_daily" / "v0"
+    other.mkdir(parents=True)
+    pq.write_table(pa.table({"date": [D1]}), other / "part-0.parquet")
+    (other / "_SUCCESS").touch()
+
+    progress: list[str] = []
+    _export_result(spark, tmp_path, export_db, progress.append)
+
+    assert f"gold.dim_date: version 0 already staged at {tmp_path}/staging/dim_date/v0" in progress
+    assert f"gold.kpi_office_daily: version 0 staged at {tmp_path}/staging/kpi_office_daily/v0" in progress
+    assert _rows(export_db, "dim_date") == GOLD["gold.dim_date"][:1]
+    _assert_equal(export_db, {n: r for n, r in GOLD.items() if n != "gold.dim_date"})
+    assert _staged_rows(tmp_path, "kpi_office_daily", 0) == sorted(GOLD["gold.kpi_office_daily"], key=_key)
+
+
+def test_staging_keeps_the_last_two_exported_versions_and_an_unchanged_rerun_writes_nothing(
+        spark: SparkSession, tmp_path: Path, export_db: Endpoint) -> None:
+    _write_gold(spark, tmp_path)
+    _export(spark, tmp_path, export_db)
+    third = [*CHANGED_ENROLLMENTS, ("en-5", "OF-0002", "SUR", "office", ts(2026, 10, 3, 8), None, None, "started", None)]
+    progress: list[str] = []
+    for rows in (CHANGED_ENROLLMENTS, third):  # fct_enrollments versions 1 and 2, each exported
+        _write(spark, tmp_path, "gold.fct_enrollments", rows)
+        _export_result(spark, tmp_path, export_db, progress.append)
+
+    # The third export removed version 0 (older than the last two exported: 1 and 2); the other
+    # tables were exported once.
+    assert _staged(tmp_path) == {**{name.split(".")[1]: ["v0"] for name in GOLD}, "fct_enrollments": ["v1", "v2"]}
+    assert "gold.fct_enrollments: removed staged version(s) 0" in progress
+    assert _staged_rows(tmp_path, "fct_enrollments", 1) == sorted(CHANGED_ENROLLMENTS, key=_key)
+    assert _staged_rows(tmp_path, "fct_enrollments", 2) == sorted(third, key=_key)
+    _assert_equal(export_db, {**GOLD, "gold.fct_enrollments": third})
+
+    files_before = {p: p.stat().st_mtime_ns for p in (tmp_path / "staging").rglob("*")}
+    again = _export_result(spark, tmp_path, export_db)
+    assert set(again.outcomes.values()) == {"unchanged"} and again.rows == {}
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "staging").rglob("*")} == files_before

@@ -4,16 +4,22 @@ How a run goes, in one PostgreSQL transaction:
 1. each gold table whose Delta snapshot (version and commit time) or table definition differs from
    what the bookkeeping table `<schema>._lakehouse_export` recorded is loaded into a staging table
    `<schema>._stage_<name>`, created in the same transaction (so nobody else sees it), with binary
-   `COPY ... FROM STDIN (FREEZE)`, then given its primary key, indexes, comments and statistics;
+   `COPY ... FROM STDIN (FREEZE)`, then given its primary key, indexes, comments and statistics. The
+   rows come from the staging zone: the exact Delta version is first written as Parquet to
+   `<root>/staging/<name>/v<version>/` (`lakehouse.storage.staging`), and PostgreSQL is loaded from
+   those files, so what partners load from the staging zone is what PostgreSQL holds;
 2. the swap: each old table is dropped, its staging table renamed into place, and the bookkeeping
-   updated; then the one commit.
+   updated; then the one commit. After it, each exported table's staged versions older than the
+   last two exported (this one and the one it replaced) are removed.
 
 Readers never see a half-written table: until the commit they read the previous tables, and the
 exclusive locks are taken only for the swap, not during the load. A run killed anywhere before the
-commit leaves nothing behind (the transaction rolls back, staging tables included) and the previous
-tables in place. All changed tables swap together, so gold stays consistent across tables. A run
-with no gold change only reads the bookkeeping: no transaction touches a data table. Caveat of any
-swap: a view on an exported table blocks it (the run fails and names the table).
+commit leaves nothing behind in PostgreSQL (the transaction rolls back, staging tables included) and
+the previous tables in place; a version it staged in the staging zone stays, complete or not, and the
+next run reuses or rewrites it. All changed tables swap together, so gold stays consistent across
+tables. A run with no gold change only reads the bookkeeping: no transaction touches a data table
+and nothing is staged. Caveat of any swap: a view on an exported table blocks it (the run fails and
+names the table).
 """
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ from lakehouse.publish.export.arrow_stream import arrow_batches
 from lakehouse.publish.export.copy_codec import COPY_HEADER, COPY_TRAILER, copy_rows
 from lakehouse.publish.export.plan import ExportError, Plan, Snapshot, plan
 from lakehouse.sources.postgres import Endpoint, connect
-from lakehouse.storage import delta
+from lakehouse.storage import delta, staging
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ def _load_and_swap(spark: SparkSession, root: str, conn: Any, schema: str, plans
     if not plans:  # another export did them while we waited for its lock
         conn.commit()
         return {}
+    replaced = _exported_versions(conn, schema)
     conn.execute(ddl.LOAD_SETTINGS)
     rows: dict[str, int] = {}
     for loaded, p in enumerate(plans, start=1):
@@ -145,23 +152,38 @@ def _load_and_swap(spark: SparkSession, root: str, conn: Any, schema: str, plans
     _swap(conn, schema, plans, snapshots, rows)
     conn.commit()
     progress(f"swapped in {len(plans)} table(s) in one transaction: " + ", ".join(p.table.full_name for p in plans))
+    for p in plans:
+        keep = {snapshots[p.table.full_name].version} | ({replaced[p.table.full_name]} if p.table.full_name in replaced
+                                                         else set())
+        if removed := staging.prune(spark, root, p.table.name, keep):
+            progress(f"{p.table.full_name}: removed staged version(s) {', '.join(map(str, removed))}")
     return rows
+
+
+def _exported_versions(conn: Any, schema: str) -> dict[str, int]:
+    """The Delta version each gold table's current export holds, from the bookkeeping."""
+    return {row[0]: row[1] for row in conn.execute(ddl.select_bookkeeping(schema))}
 
 
 def _load(spark: SparkSession, root: str, conn: Any, schema: str, p: Plan, snapshot: Snapshot,
           progress: Progress) -> int:
-    """Create the staging table and COPY the gold rows in, then key, index, comment and analyze it."""
-    started = time.monotonic()
-    conn.execute(ddl.create_staging(schema, p))
+    """Stage the gold version as Parquet, create the staging table and COPY the staged rows in, then
+    key, index, comment and analyze it."""
     # Exactly the snapshot the bookkeeping will record, whatever gold commits meanwhile.
     source = delta.read(spark, root, p.table.full_name, version=snapshot.version)
+    staged, written = staging.stage(spark, contract.conform(source, p.table.full_name), root, p.table.name,
+                                    snapshot.version)
+    where = staging.location(root, p.table.name, snapshot.version)
+    progress(f"{p.table.full_name}: version {snapshot.version} {'staged' if written else 'already staged'} at {where}")
+    started = time.monotonic()
+    conn.execute(ddl.create_staging(schema, p))
     kinds = [k for _, k in p.columns]
     rows = 0
     cursor = conn.cursor()
     # The queued writer sends from its own thread: Arrow encodes the next batch meanwhile.
     with cursor.copy(ddl.copy_into_staging(schema, p), writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(COPY_HEADER)
-        for batch in arrow_batches(contract.conform(source, p.table.full_name)):
+        for batch in arrow_batches(staged):
             if batch.num_rows:
                 copy.write(copy_rows(batch, kinds))
                 rows += batch.num_rows

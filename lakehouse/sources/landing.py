@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -38,8 +38,10 @@ LANDING_KINDS: dict[str, tuple[str, ...]] = {
     for name, kind in KINDS.items()
 }
 
-# The key of a landing file: what follows the first `/landing/<kind>/` of its URI.
+# The key of a landing file: what follows the first `/landing/<kind>/` of its URI (or, in a folder
+# no source has, the first `/landing/`).
 _KEY = re.compile(r"^.*?/landing/((?:" + "|".join(LANDING_KINDS) + r")/.+)$")
+_ANY_KEY = re.compile(r"^.*?/landing/(.+)$")
 
 
 def landing_key(location: str) -> str:
@@ -48,7 +50,7 @@ def landing_key(location: str) -> str:
     Example: ``file:/srv/lake/landing/events/a.jsonl`` and ``s3a://b/p/landing/events/a.jsonl`` ->
     ``events/a.jsonl``.
     """
-    found = _KEY.match(location)
+    found = _KEY.match(location) or _ANY_KEY.match(location)
     return found.group(1) if found else location
 
 
@@ -145,22 +147,21 @@ INVENTORY_DDL = "path string, size bigint, sha256 string, modified_at timestamp"
 
 
 def list_everything(spark: SparkSession, root: str) -> list[LandedFile]:
-    """Every file under landing/, in any folder and of any name (what Spark's listing shows)."""
-    folder = f"{root.rstrip('/')}/landing"
-    if not files.exists(spark, folder):
-        return []
-    listing = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(folder)
-               .select("path", "length", "modificationTime").collect())
-    return sorted((LandedFile(r["path"], int(r["length"]), r["modificationTime"]) for r in listing),
-                  key=lambda f: f.path)
+    """Every file under landing/, in any folder, of any name and size (hidden and empty ones too)."""
+    listing = files.list_recursive(spark, f"{root.rstrip('/')}/landing")
+    return [LandedFile(uri, size, datetime.fromtimestamp(millis / 1000, UTC).replace(tzinfo=None))
+            for uri, size, millis in listing]
 
 
 def unmatched(landed: list[LandedFile]) -> list[LandedFile]:
-    """The files no source folder takes by name (an unknown folder, or a name none of its patterns match)."""
+    """The files no source reads: in an unknown folder, of a name none of its patterns match, or
+    that Spark's listing never shows (empty, or a hidden `_`/`.` name)."""
     def taken(f: LandedFile) -> bool:
         folder, _, rest = f.key.partition("/")
         name = rest.rsplit("/", 1)[-1]
-        return folder in LANDING_KINDS and bool(rest) and any(fnmatchcase(name, p) for p in LANDING_KINDS[folder])
+        hidden = any(part.startswith(("_", ".")) for part in rest.split("/"))
+        return (folder in LANDING_KINDS and bool(rest) and f.size > 0 and not hidden
+                and any(fnmatchcase(name, p) for p in LANDING_KINDS[folder]))
 
     return [f for f in landed if not taken(f)]
 

@@ -31,6 +31,20 @@ def list_names(spark: SparkSession, folder: str) -> list[str]:
     return sorted(str(status.getPath().getName()) for status in fs.listStatus(path))
 
 
+def list_recursive(spark: SparkSession, folder: str) -> list[tuple[str, int, int]]:
+    """(URI, size in bytes, modification time in epoch milliseconds) of every file under `folder`,
+    hidden and empty ones included (Spark's file sources skip both); none when it does not exist."""
+    path, fs = _fs(spark, folder)
+    if not fs.exists(path):
+        return []
+    found = []
+    listing = fs.listFiles(path, True)
+    while listing.hasNext():
+        status = listing.next()
+        found.append((str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime())))
+    return sorted(found)
+
+
 def read_text(spark: SparkSession, location: str) -> str | None:
     """A small file's text (UTF-8), or None if it is not there."""
     path, fs = _fs(spark, location)

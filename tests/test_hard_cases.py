@@ -49,7 +49,8 @@ def _quarantined_rules(spark: SparkSession, scenario: dict[str, Any], name: str)
 
 
 def _by_suffix(quarantine: dict[str, list[str]], file: str, line: int) -> list[str]:
-    matches = [rules for source, rules in quarantine.items() if source.endswith(f"/{file}:{line}")]
+    # `_source` is the landing key and the line: `events/x.jsonl:43`
+    matches = [rules for source, rules in quarantine.items() if source == f"{file}:{line}"]
     assert len(matches) == 1, f"{file}:{line} should be quarantined exactly once, found {len(matches)}"
     return matches[0]
 

@@ -53,10 +53,13 @@ def test_setup_writes_the_spark_defaults_once() -> None:
     subprocess.run(write, check=True, capture_output=True)  # what `make setup` ran, or runs now
     jars = ",".join(str(j) for j in sorted((PROJECT / ".jars").resolve().glob("*.jar")))
     assert "delta-spark_4.1_2.13-4.2.0.jar" in jars
+    s3a = ":".join(str(j) for j in sorted((PROJECT / ".jars" / "s3a").resolve().glob("*.jar")))
+    assert "hadoop-aws-3.4.2.jar" in s3a and "bundle-2.29.52.jar" in s3a
     lines = SPARK_DEFAULTS.read_text().splitlines()
     assert lines[1:] == [f"spark.jars {jars}",
                          "spark.sql.extensions io.delta.sql.DeltaSparkSessionExtension",
-                         "spark.sql.catalog.spark_catalog org.apache.spark.sql.delta.catalog.DeltaCatalog"]
+                         "spark.sql.catalog.spark_catalog org.apache.spark.sql.delta.catalog.DeltaCatalog",
+                         f"spark.driver.extraClassPath {s3a}", f"spark.executor.extraClassPath {s3a}"]
     before = SPARK_DEFAULTS.stat().st_mtime_ns
     again = subprocess.run(write, check=True, capture_output=True, text=True)
     assert (again.stdout, again.stderr) == ("", "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -89,22 +89,8 @@ def check_landing(spark: SparkSession, root: str) -> None:
 
 
 def list_files(spark: SparkSession, root: str, kind: str) -> list[LandedFile]:
-    """Every file under landing/<kind> matching the kind's patterns, sorted by path."""
-    folder = landing_dir(root, kind)
-    if not files.exists(spark, folder):
-        return []
-    found: dict[str, LandedFile] = {}
-    for pattern in LANDING_KINDS[kind]:
-        listing = (
-            spark.read.format("binaryFile")
-            .option("recursiveFileLookup", "true")
-            .option("pathGlobFilter", pattern)
-            .load(folder)
-            .select("path", "length", "modificationTime")
-        )
-        for row in listing.collect():
-            found[row["path"]] = LandedFile(row["path"], int(row["length"]), row["modificationTime"])
-    return [found[p] for p in sorted(found)]
+    """Every file under landing/<kind> the kind takes by name (Hadoop's listing, no Spark job), by path."""
+    return [f for f in list_everything(spark, root) if _taken(f) and f.key.partition("/")[0] == kind]
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -149,21 +135,23 @@ INVENTORY_DDL = "path string, size bigint, sha256 string, modified_at timestamp"
 def list_everything(spark: SparkSession, root: str) -> list[LandedFile]:
     """Every file under landing/, in any folder, of any name and size (hidden and empty ones too)."""
     listing = files.list_recursive(spark, f"{root.rstrip('/')}/landing")
-    return [LandedFile(uri, size, datetime.fromtimestamp(millis / 1000, UTC).replace(tzinfo=None))
-            for uri, size, millis in listing]
+    # naive local time, as PySpark returns a Delta timestamp (bronze's `modified_at` is compared with it)
+    return [LandedFile(uri, size, datetime.fromtimestamp(millis / 1000)) for uri, size, millis in listing]
+
+
+def _taken(f: LandedFile) -> bool:
+    """Whether a source reads the file: a source folder, a name of its patterns, not empty, not hidden."""
+    folder, _, rest = f.key.partition("/")
+    name = rest.rsplit("/", 1)[-1]
+    hidden = any(part.startswith(("_", ".")) for part in rest.split("/"))
+    return (folder in LANDING_KINDS and bool(rest) and f.size > 0 and not hidden
+            and any(fnmatchcase(name, p) for p in LANDING_KINDS[folder]))
 
 
 def unmatched(landed: list[LandedFile]) -> list[LandedFile]:
     """The files no source reads: in an unknown folder, of a name none of its patterns match, or
     that Spark's listing never shows (empty, or a hidden `_`/`.` name)."""
-    def taken(f: LandedFile) -> bool:
-        folder, _, rest = f.key.partition("/")
-        name = rest.rsplit("/", 1)[-1]
-        hidden = any(part.startswith(("_", ".")) for part in rest.split("/"))
-        return (folder in LANDING_KINDS and bool(rest) and f.size > 0 and not hidden
-                and any(fnmatchcase(name, p) for p in LANDING_KINDS[folder]))
-
-    return [f for f in landed if not taken(f)]
+    return [f for f in landed if not _taken(f)]
 
 
 def judge(spark: SparkSession, landed: LandedFile) -> Verdict:

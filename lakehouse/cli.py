@@ -26,7 +26,7 @@ def _spark(config: Config) -> Any:
 def cmd_generate(config: Config, args: argparse.Namespace) -> int:
     import dataclasses
 
-    from lakehouse import app
+    from lakehouse import deployment
     from lakehouse.app import registry
     from lakehouse.config.paths import is_remote
     from lakehouse.datagen import generate
@@ -42,7 +42,7 @@ def cmd_generate(config: Config, args: argparse.Namespace) -> int:
         summary = generate(landing, settings, part=args.part, registry=endpoint)
     print(summary.describe() if hasattr(summary, "describe") else summary)
     if remote:
-        uploaded, unchanged = app.upload_landing(config, landing)
+        uploaded, unchanged = deployment.upload_landing(config, landing)
         print(f"landing files uploaded to {config.root}/landing: {uploaded} new or changed, {unchanged} unchanged")
     return 0
 
@@ -75,10 +75,10 @@ def cmd_storage(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_emr(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import app
+    from lakehouse import deployment
 
     if args.action == "deploy":
-        uploads = app.emr_deploy(config, args.prefix, args.wheel)
+        uploads = deployment.emr_deploy(config, args.prefix, args.wheel)
         prefix = args.prefix or config.emr.prefix
         for u in uploads:
             print(f"{'uploaded ' if u.uploaded else 'unchanged'}  {u.size:>12,}  {u.name}")
@@ -86,15 +86,16 @@ def cmd_emr(config: Config, args: argparse.Namespace) -> int:
         print(f"{len(sent)} of {len(uploads)} files uploaded to {prefix} ({sum(u.size for u in sent):,} bytes); "
               f"{len(uploads) - len(sent)} unchanged")
     elif args.action == "create-cluster":
-        cluster_id, security = app.emr_create_cluster(config, args.prefix)
+        cluster_id, security = deployment.emr_create_cluster(config, args.prefix)
         print(f"security configuration {security.name}: {'created' if security.created else 'exists, unchanged'}")
         print(cluster_id)
     elif args.action == "schedule":
-        outcome, arn = app.emr_schedule(config, args.expression, args.role_arn, args.steps, args.prefix, args.name)
+        outcome, arn = deployment.emr_schedule(config, args.expression, args.role_arn, args.steps, args.prefix,
+                                               args.name)
         print(f"schedule {args.name} {outcome}: {args.expression} (UTC) launches a cluster running the steps "
               f"and ending after them\n{arn}")
     else:
-        for name, step_id in app.emr_submit(config, args.cluster_id, args.steps, args.prefix, args.step_config):
+        for name, step_id in deployment.emr_submit(config, args.cluster_id, args.steps, args.prefix, args.step_config):
             print(f"{step_id}  lakehouse {name}")
     return 0
 

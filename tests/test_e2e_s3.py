@@ -23,7 +23,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from lakehouse import app
+from lakehouse import app, deployment
 from lakehouse.aws.clients import client
 from lakehouse.config import Config, load_config
 from lakehouse.contract import tables_in
@@ -61,7 +61,7 @@ def _generate(config: Config, part: str) -> None:
     with app.registry(config) as endpoint:
         generate(landing, config.datagen, part=part, registry=endpoint)
     if remote:
-        app.upload_landing(config, landing)
+        deployment.upload_landing(config, landing)
 
 
 @pytest.fixture(scope="module")

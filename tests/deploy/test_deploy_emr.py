@@ -23,7 +23,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from lakehouse import app
+from lakehouse import deployment
 from lakehouse.aws.clients import client
 from lakehouse.cli import main
 from lakehouse.config import Config, load_config
@@ -350,7 +350,7 @@ def test_a_wrong_type_stops_before_anything_is_sent(deployed: Deployed, tmp_path
     emr = deployed.client("emr")
     clusters = len(emr.list_clusters()["Clusters"])
     with pytest.raises(ConfigError) as raised:
-        app.emr_create_cluster(config, PREFIX, specs)
+        deployment.emr_create_cluster(config, PREFIX, specs)
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"{specs / 'cluster.yaml'}: not a valid RunJobFlow request: ")
@@ -370,7 +370,7 @@ def test_a_wrong_name_in_the_spec_is_named(local_aws: LocalAws, tmp_path: Path, 
                                            message: str) -> None:
     specs = _broken_specs(tmp_path, lambda t: t.replace(old, new))
     with pytest.raises(ConfigError, match=message):
-        app.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX), specs)
+        deployment.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX), specs)
 
 
 def _keyed_config(local_aws: LocalAws) -> Config:
@@ -380,7 +380,7 @@ def _keyed_config(local_aws: LocalAws) -> Config:
 def test_a_cluster_without_a_kms_key_is_refused(local_aws: LocalAws) -> None:
     config = load_config("local", {"aws.endpoint_url": local_aws.url})
     with pytest.raises(ConfigError, match=r"cluster\.yaml: \{kms_key\} is used but storage\.kms_key is null$"):
-        app.emr_cluster_request(config, Prefix.parse(PREFIX))
+        deployment.emr_cluster_request(config, Prefix.parse(PREFIX))
 
 
 def test_a_cluster_without_a_deploy_is_refused(local_aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -467,7 +467,7 @@ def test_submit_without_a_deploy_adds_nothing(local_aws: LocalAws, capsys: pytes
 
 
 def test_a_null_subnet_leaves_the_key_out(local_aws: LocalAws) -> None:
-    instances = app.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX))["Instances"]
+    instances = deployment.emr_cluster_request(_keyed_config(local_aws), Prefix.parse(PREFIX))["Instances"]
     assert sorted(instances) == ["InstanceGroups", "KeepJobFlowAliveWhenNoSteps", "TerminationProtected"]
 
 

@@ -14,6 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.personal import STATS_COLUMNS
+
 BRONZE_META = "_raw string, _source string, _ingested_at timestamp, _batch_id string"
 FILE_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _parse_error string"
 # Enrollment events also come from Kinesis: `_arrived_at` is the record's approximate arrival time.
@@ -69,11 +71,14 @@ class Table:
 
     @property
     def properties(self) -> dict[str, str]:
-        """Delta table properties set when the table is created."""
-        if self.layer == "bronze":
-            # Nobody filters bronze by its fields (silver reads it incrementally), so file
-            # statistics are kept for the lineage columns only: cheaper appends on the stream path.
-            return {"delta.dataSkippingStatsColumns": "_source,_ingested_at,_batch_id"}
+        """Delta table properties set when the table is created (and added to one made without them).
+
+        Bronze and quarantine hold personal data in clear: their commits keep file statistics for
+        the lineage columns only (`personal.STATS_COLUMNS`), never a personal column's min/max.
+        Nobody filters them by their fields either (silver reads bronze incrementally).
+        """
+        if self.layer in STATS_COLUMNS:
+            return {"delta.dataSkippingStatsColumns": STATS_COLUMNS[self.layer]}
         return {}
 
 
@@ -118,8 +123,8 @@ _TABLES = [
     _t(
         "silver.office_reports",
         "report_date date, office_id string, staffed_hours double, appointments_scheduled int, "
-        "appointments_attended int, notes string, _source string, _ingested_at timestamp",
-        "One row per (report_date, office_id); the latest file wins.",
+        "appointments_attended int, _source string, _ingested_at timestamp",
+        "One row per (report_date, office_id); the latest file wins (its free-text notes stay in bronze).",
         ("report_date", "office_id"),
     ),
     _t(

@@ -34,13 +34,37 @@ def exists(spark: SparkSession, root: str, name: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path(root, name))
 
 
+# Tables whose contract properties were checked in this process (a table made before a property
+# entered the contract gains it once, on the first write).
+_checked: set[str] = set()
+
+
 def ensure(spark: SparkSession, root: str, name: str) -> None:
-    """Create the table empty, with its contract schema, if it is not there yet."""
+    """Create the table empty, with its contract schema and properties, if it is not there yet; an
+    existing table lacking one of the contract's properties gains it (before anything is written)."""
+    location, wanted = path(root, name), table(name).properties
     if not exists(spark, root, name):
-        builder = DeltaTable.createIfNotExists(spark).location(path(root, name)).addColumns(schema(name))
-        for key, value in table(name).properties.items():
+        builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema(name))
+        for key, value in wanted.items():
             builder = builder.property(key, value)
         builder.execute()
+    elif wanted and location not in _checked:
+        have = _properties(spark, location)
+        missing = {k: v for k, v in wanted.items() if have.get(k) != v}
+        if missing:
+            settings = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+            spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ({settings})")
+    _checked.add(location)
+
+
+def _properties(spark: SparkSession, location: str) -> dict[str, str]:
+    detail = DeltaTable.forPath(spark, location).detail().first()
+    return dict(detail["properties"] or {}) if detail is not None else {}
+
+
+def properties(spark: SparkSession, root: str, name: str) -> dict[str, str]:
+    """The table's Delta properties as they are now."""
+    return _properties(spark, path(root, name))
 
 
 def read(spark: SparkSession, root: str, name: str, version: int | None = None) -> DataFrame:
@@ -110,7 +134,12 @@ def increments(spark: SparkSession, root: str, name: str, checkpoint: str,
 
 def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
            txn_version: int | None = None) -> None:
-    """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed."""
+    """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed.
+
+    The table is created first when missing, so it has the contract's properties from its first
+    commit (a plain write would collect statistics on every column)."""
+    if table(name).properties:
+        ensure(df.sparkSession, root, name)
     # mergeSchema: a table written before a metadata column was added to the contract gains it.
     writer = conform(df, name).write.format("delta").mode("append").option("mergeSchema", "true")
     if app_id is not None and txn_version is not None:
@@ -152,9 +181,14 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
     keys = list(keys or table(name).keys)
     new = conform(df, name)
     if not exists(spark, root, name):
-        new.write.format("delta").save(path(root, name))
+        if table(name).properties:
+            ensure(spark, root, name)
+        new.write.format("delta").mode("append").save(path(root, name))
         return True
     current = read(spark, root, name)
+    if current.columns != new.columns:  # the contract dropped or moved a column: rewrite the table
+        overwrite(new, root, name)
+        return True
     if new.exceptAll(current).isEmpty() and current.exceptAll(new).isEmpty():
         return False
     others = [c for c in new.columns if c not in keys]

@@ -7,6 +7,7 @@ secrets, and chooses AWS or the local stand-ins (`lakehouse.local`) as config sa
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 from pyspark.sql import DataFrame, SparkSession
@@ -66,6 +67,7 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
         result = work(report)
         if result is not None:
             report.add(result)
+        check_tables(spark, config, [n for n in report.versions if n in TABLES], report.progress)
     except BaseException as err:
         report.status, report.message = "failed", describe(err)
         with contextlib.suppress(Exception):
@@ -76,6 +78,20 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
     record(spark, config.root, report)
     report.progress(f"{report.status}: {report.message}")
     return report
+
+
+def check_tables(spark: SparkSession, config: Config, names: list[str], progress: Callable[[str], None]) -> None:
+    """The leak scan of the Delta tables a step wrote (unless `security.leak_scan` is off): raises
+    `LeakError`, naming table and column, when personal data reached one it may not."""
+    from lakehouse.security import leak_scan
+
+    if not config.security.leak_scan or not names:
+        return
+    started = time.monotonic()
+    leaks = leak_scan.scan_tables(spark, config.root, names)
+    if leaks:
+        raise leak_scan.LeakError(leaks)
+    progress(f"leak scan: no personal data in {len(names)} tables written ({time.monotonic() - started:.1f} s)")
 
 
 def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
@@ -245,6 +261,8 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
             report.inputs.update({name: s.version for name, s in snapshots.items()})
             result = export_gold(spark, config.root, endpoint, config.export.schema, report.progress,
                                  snapshots=snapshots)
+            if config.security.leak_scan and any(o == "exported" for o in result.outcomes.values()):
+                _check_postgres(spark, config, endpoint, report.progress)
         report.rows_in += result.rows_loaded
         report.rows_out += result.rows_loaded
         for name, outcome in sorted(result.outcomes.items()):
@@ -254,11 +272,35 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
     return _step(spark, config, "export", work, run_id)
 
 
-def write_dashboard(spark: SparkSession, config: Config) -> str:
-    """The KPI dashboard, one self-contained HTML file; returns its path."""
-    from lakehouse.publish import dashboard
+def _check_postgres(spark: SparkSession, config: Config, endpoint: Endpoint, progress: Callable[[str], None]) -> None:
+    """The leak scan of the exported schema."""
+    from lakehouse.security import leak_scan
+    from lakehouse.sources.postgres import connect
 
-    return dashboard.write_dashboard(spark, config.root, config.dashboard.path)
+    started = time.monotonic()
+    values = leak_scan.collect_values(leak_scan.personal_values(spark, config.root))
+    with connect(endpoint, "export database") as conn:
+        leaks = leak_scan.scan_postgres(conn, config.export.schema, values)
+    if leaks:
+        raise leak_scan.LeakError(leaks)
+    progress(f"leak scan: no personal data in PostgreSQL schema {config.export.schema} "
+             f"({time.monotonic() - started:.1f} s)")
+
+
+def write_dashboard(spark: SparkSession, config: Config) -> str:
+    """The KPI dashboard, one self-contained HTML file; returns its path. Unless `security.leak_scan`
+    is off, the file is scanned for bronze's IDs and names first: a leak fails the command."""
+    from lakehouse.publish import dashboard
+    from lakehouse.security import leak_scan
+    from lakehouse.storage import files
+
+    written = dashboard.write_dashboard(spark, config.root, config.dashboard.path)
+    if config.security.leak_scan:
+        values = leak_scan.collect_values(leak_scan.personal_values(spark, config.root))
+        leaks = leak_scan.scan_text(files.read_text(spark, written) or "", written, values)
+        if leaks:
+            raise leak_scan.LeakError(leaks)
+    return written
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:

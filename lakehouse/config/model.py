@@ -100,7 +100,20 @@ class RegistryConfig(DatabaseConfig):
 
 @dataclass(frozen=True)
 class SecurityConfig:
+    """How personal data is protected.
+
+    Attributes:
+        hmac_key: the key of `citizen_key` (HMAC-SHA256 of the national ID): a reference.
+        leak_scan: after every step writing outside bronze and quarantine, look for bronze's
+            national IDs and names in what it wrote, and fail the run if one is found.
+        erasure_retention_hours: how long files an erasure removed from a table stay on storage
+            before its VACUUM deletes them (the table's `delta.deletedFileRetentionDuration`): the
+            erasure's reach into time travel. 0 locally; a week on AWS lets running readers finish.
+    """
+
     hmac_key: SecretRef
+    leak_scan: bool = True
+    erasure_retention_hours: int = 0
 
 
 @dataclass(frozen=True)

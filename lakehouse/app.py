@@ -129,6 +129,19 @@ def kms_key(config: Config, endpoint: str | None) -> str | None:
     return local_kms_key(endpoint, config.aws.region)
 
 
+KINESIS_MANAGED_KEY = "alias/aws/kinesis"
+
+
+def stream_kms_key(config: Config, endpoint: str | None) -> str:
+    """The KMS key the Kinesis stream's records rest under: the lake's key; with no lake key, the
+    local stand-in's own (`aws.endpoint_url: local`), else Kinesis' AWS-managed key: never none."""
+    if config.storage.kms_key is None and config.aws.endpoint_url == "local" and endpoint is not None:
+        from lakehouse.local.aws import local_kms_key
+
+        return local_kms_key(endpoint, config.aws.region)
+    return kms_key(config, endpoint) or KINESIS_MANAGED_KEY
+
+
 def object_store(config: Config) -> ObjectStore:
     """How S3A reaches and encrypts the lake: only a remote root needs an endpoint (and a stand-in
     started); with the stand-in, the lake's bucket is created as `init_storage` would."""

@@ -101,13 +101,14 @@ def cmd_emr(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_produce(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse.app import aws_endpoint
+    from lakehouse.app import aws_endpoint, stream_kms_key
     from lakehouse.aws.clients import client
     from lakehouse.datagen.generator import registry_world
     from lakehouse.datagen.producer import ensure_stream, produce
 
-    kinesis = client("kinesis", config.aws.region, aws_endpoint(config))
-    ensure_stream(kinesis, config.stream.name, config.stream.shards)
+    endpoint = aws_endpoint(config)
+    kinesis = client("kinesis", config.aws.region, endpoint)
+    ensure_stream(kinesis, config.stream.name, config.stream.shards, kms_key=stream_kms_key(config, endpoint))
     if args.only_if_empty and _stream_has_records(kinesis, config.stream.name):
         print(f"stream {config.stream.name} already holds records: nothing produced (--only-if-empty)")
         return 0

@@ -1,5 +1,5 @@
-"""The app layer of deployment: landing files up to S3, and Amazon EMR (artifacts, cluster, steps,
-schedule), config in.
+"""The app layer of deployment: landing files up to S3, Amazon EMR (artifacts, cluster, steps,
+schedule), and the IAM documents of `conf/iam/`, config in.
 
 `lakehouse.app` runs the steps; this module puts the project where the steps run. The requests are
 built and validated by `lakehouse.deploy`; here config is unpacked and the clients are chosen (AWS,
@@ -18,6 +18,9 @@ from lakehouse.app import aws_endpoint, object_store
 from lakehouse.config import PROJECT_ROOT, Config
 from lakehouse.deploy import artifacts, emr
 from lakehouse.deploy.artifacts import Prefix, Upload
+from lakehouse.errors import ConfigError
+from lakehouse.security import iam
+from lakehouse.security.iam import Lake
 
 
 def upload_landing(config: Config, folder: str) -> tuple[int, int]:
@@ -150,3 +153,54 @@ def emr_schedule(config: Config, expression: str, role_arn: str, steps: str | No
             raise
         return "created", str(scheduler.create_schedule(**schedule)["ScheduleArn"])
     return "updated", str(scheduler.update_schedule(**schedule)["ScheduleArn"])
+
+
+def iam_lake(config: Config) -> Lake:
+    """What the IAM documents name, from config: the root's bucket and prefix, the key, the stream,
+    the Glue databases, Athena, the Secrets Manager ids, the account and the roles."""
+    from lakehouse.aws.buckets import split_uri
+
+    if not config.iam.account_id:
+        raise ConfigError("iam.account_id is not set: the policies name the account's roles and resources")
+    key = config.storage.kms_key
+    if not key or not key.startswith("arn:"):
+        raise ConfigError(f"storage.kms_key must be the lake key's ARN for the IAM documents, got {key!r}")
+    bucket, prefix = split_uri(config.root)
+    results_bucket, results_prefix = split_uri(config.catalog.athena_output)
+    if not results_prefix:
+        raise ConfigError("catalog.athena_output must name a prefix, not a whole bucket: the BI role may write there")
+    refs = {"hmac_key": config.security.hmac_key, "registry": config.registry.password,
+            "export": config.export.password}
+    secrets = {use: ref.secrets_manager for use, ref in refs.items() if ref and ref.secrets_manager}
+    if config.iam.api_secret:
+        secrets["api"] = config.iam.api_secret
+    i = config.iam
+    roles = {"ingestion": i.ingestion_role, "publisher": i.publisher_role, "exporter": i.exporter_role,
+             "analyst": i.analyst_role, "api": i.api_role, "erasure": i.erasure_role, "key_admin": i.key_admin_role}
+    c = config.catalog
+    return Lake(i.partition, config.iam.account_id, config.aws.region, bucket, prefix, key, config.stream.name,
+                c.silver_database, c.gold_database, c.athena_workgroup, results_bucket, results_prefix, secrets, roles)
+
+
+def iam_documents(config: Config) -> dict[str, dict[str, Any]]:
+    """The roles' policies, the KMS key policy and the bucket policy, by file name."""
+    from lakehouse.aws.buckets import bucket_policy
+
+    lake = iam_lake(config)
+    return {**iam.documents(lake), "bucket-policy.json": bucket_policy(lake.bucket, lake.kms_key)}
+
+
+def write_iam(config: Config, output: Path) -> list[Path]:
+    """Every IAM document as `output/<name>` (2-space JSON). A stale one there (a `*-role.json` or
+    `*-policy.json` of a role no longer generated) is removed, so the folder is what config says."""
+    found = iam_documents(config)
+    output.mkdir(parents=True, exist_ok=True)
+    ours = {*output.glob("*-role.json"), *output.glob("*-policy.json")}
+    for stale in sorted(ours - {output / name for name in found}):
+        stale.unlink()
+    written = []
+    for name, document in found.items():
+        path = output / name
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written

@@ -175,6 +175,25 @@ class EmrConfig:
 
 
 @dataclass(frozen=True)
+class IamConfig:
+    """`lakehouse iam write`: the account the policies of `conf/iam/` name, and the roles' names.
+
+    `api_secret` is the Secrets Manager id of the PostgreSQL read-only password the API uses.
+    """
+
+    account_id: str | None = None
+    partition: str = "aws"
+    ingestion_role: str = "lakehouse-ingestion"
+    publisher_role: str = "lakehouse-publisher"
+    exporter_role: str = "lakehouse-exporter"
+    analyst_role: str = "lakehouse-analyst"
+    api_role: str = "lakehouse-api"
+    erasure_role: str = "lakehouse-erasure"
+    key_admin_role: str = "lakehouse-key-admin"
+    api_secret: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     storage: StorageConfig
@@ -189,6 +208,7 @@ class Config:
     export: ExportConfig
     dashboard: DashboardConfig
     emr: EmrConfig
+    iam: IamConfig = field(default_factory=IamConfig)
 
     @property
     def root(self) -> str:

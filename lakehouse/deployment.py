@@ -62,7 +62,30 @@ def emr_deploy(config: Config, prefix: str | None = None, wheel: Path | None = N
     with contextlib.ExitStack() as stack:
         built = wheel or stack.enter_context(artifacts.built_wheel(PROJECT_ROOT))
         files = artifacts.layout(PROJECT_ROOT, built, jar)
-        return artifacts.upload(target.s3, target.prefix, files, config.storage.kms_key)
+        uploads = artifacts.upload(target.s3, target.prefix, files, config.storage.kms_key)
+        if config.emr.tls_certificates is None:
+            uploads.append(_self_signed_certificates(config, target, stack))
+        return uploads
+
+
+CERTIFICATES = "security/emr-tls-certs.zip"  # under the prefix, when emr.tls_certificates is null
+
+
+def _self_signed_certificates(config: Config, target: EmrTarget, stack: contextlib.ExitStack) -> Upload:
+    """The self-signed PEM zip of in-transit TLS under the prefix: made once, then kept (a new one
+    on every deploy would only churn the nodes' certificates; delete the object to renew it)."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from lakehouse.deploy.certificates import self_signed_pem_zip
+
+    found = artifacts.head(target.s3, target.prefix.bucket, target.prefix.key_of(CERTIFICATES))
+    if found is not None:
+        return Upload(CERTIFICATES, int(found["ContentLength"]), uploaded=False)
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    path = folder / "emr-tls-certs.zip"
+    path.write_bytes(self_signed_pem_zip(config.aws.region, datetime.now(UTC)))
+    return artifacts.upload(target.s3, target.prefix, [(path, CERTIFICATES)], config.storage.kms_key)[0]
 
 
 EMR_SPECS = PROJECT_ROOT / "conf" / "emr"
@@ -77,6 +100,7 @@ def emr_cluster_request(config: Config, prefix: Prefix, specs: Path = EMR_SPECS)
 
 
 EMR_VALUE_ORIGINS = {"prefix": "emr.prefix (or --prefix)", "wheel": "the installed package's version",
+                     "tls_certificates": "emr.tls_certificates",
                      "kms_key": "storage.kms_key", **{k: f"emr.{k}" for k in (
                          "cluster_name", "security_configuration", "idle_timeout_seconds", "subnet_id")}}
 
@@ -87,7 +111,21 @@ def _emr_values(config: Config, prefix: Prefix) -> dict[str, Any]:
     return {"prefix": prefix.uri(), "wheel": artifacts.wheel_name(importlib.metadata.version("lakehouse")),
             "kms_key": config.storage.kms_key, "cluster_name": e.cluster_name,
             "security_configuration": e.security_configuration, "idle_timeout_seconds": e.idle_timeout_seconds,
-            "subnet_id": e.subnet_id}
+            "subnet_id": e.subnet_id, "tls_certificates": e.tls_certificates or prefix.uri(CERTIFICATES)}
+
+
+def emr_security_document(config: Config, prefix: Prefix, specs: Path = EMR_SPECS) -> dict[str, Any]:
+    """The security configuration of `specs`/security.yaml, filled from config and checked (botocore's
+    CreateSecurityConfiguration model, the document's structure, the protection the lake needs)."""
+    path = specs / "security.yaml"
+    document = emr.read_spec(path, _emr_values(config, prefix), EMR_VALUE_ORIGINS)
+    emr.validate_security_configuration(config.emr.security_configuration, document, str(path))
+    return document
+
+
+def _certificates_of(document: dict[str, Any]) -> str:
+    return str(document["EncryptionConfiguration"]["InTransitEncryptionConfiguration"]
+               ["TLSCertificateConfiguration"]["S3Object"])
 
 
 def emr_create_cluster(config: Config, prefix: str | None = None,
@@ -96,9 +134,9 @@ def emr_create_cluster(config: Config, prefix: str | None = None,
     then RunJobFlow. Refuses before sending anything when the request is invalid or nothing is deployed."""
     target = emr_target(config, prefix)
     request = emr_cluster_request(config, target.prefix, specs)
-    document = emr.read_spec(specs / "security.yaml", _emr_values(config, target.prefix), EMR_VALUE_ORIGINS)
+    document = emr_security_document(config, target.prefix, specs)
     bootstrap = request["BootstrapActions"][0]["ScriptBootstrapAction"]
-    artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"]])
+    artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"], _certificates_of(document)])
     security = emr.ensure_security_configuration(target.emr, config.emr.security_configuration, document)
     return emr.run_job_flow(target.emr, request), security
 
@@ -137,9 +175,9 @@ def emr_schedule(config: Config, expression: str, role_arn: str, steps: str | No
                                          "emr")
     request["Instances"]["KeepJobFlowAliveWhenNoSteps"] = False  # transient: it ends when its steps are done
     emr.validate(request, "RunJobFlow", "the scheduled cluster")
+    document = emr_security_document(config, target.prefix)
     bootstrap = request["BootstrapActions"][0]["ScriptBootstrapAction"]
-    artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"]])
-    document = emr.read_spec(EMR_SPECS / "security.yaml", _emr_values(config, target.prefix), EMR_VALUE_ORIGINS)
+    artifacts.require_objects(target.s3, [bootstrap["Path"], *bootstrap["Args"], _certificates_of(document)])
     emr.ensure_security_configuration(target.emr, config.emr.security_configuration, document)
     scheduler = client("scheduler", config.aws.region, aws_endpoint(config))
     schedule = {"Name": name, "ScheduleExpression": expression, "ScheduleExpressionTimezone": "UTC",
@@ -178,8 +216,11 @@ def iam_lake(config: Config) -> Lake:
     roles = {"ingestion": i.ingestion_role, "publisher": i.publisher_role, "exporter": i.exporter_role,
              "analyst": i.analyst_role, "api": i.api_role, "erasure": i.erasure_role, "key_admin": i.key_admin_role}
     c = config.catalog
+    instances = {use: db.rds_instance for use, db in (("registry", config.registry), ("export", config.export))
+                 if db.mode == "jdbc" and db.rds_instance}
     return Lake(i.partition, config.iam.account_id, config.aws.region, bucket, prefix, key, config.stream.name,
-                c.silver_database, c.gold_database, c.athena_workgroup, results_bucket, results_prefix, secrets, roles)
+                c.silver_database, c.gold_database, c.athena_workgroup, results_bucket, results_prefix, secrets, roles,
+                instances)
 
 
 def iam_documents(config: Config) -> dict[str, dict[str, Any]]:

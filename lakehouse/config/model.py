@@ -91,6 +91,7 @@ class DatabaseConfig:
     embedded_dir: str | None = None
     jdbc_url: str | None = None
     password: SecretRef | None = None
+    rds_instance: str | None = None  # its RDS instance id: then it must be StorageEncrypted, and sslmode=require
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,8 @@ class EmrConfig:
     security_configuration: str  # the name of the EMR security configuration (conf/emr/security.yaml)
     idle_timeout_seconds: int  # the auto-termination policy: an idle cluster ends after this long
     subnet_id: str | None = None  # Instances.Ec2SubnetId; null: EMR picks the default VPC's
+    # s3://.../certs.zip: the PEM zip of in-transit TLS (your CA's); null: deploy makes a self-signed one
+    tls_certificates: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ The roles, and what each may reach (`ACCESS`):
 - analyst (BI): reads gold only, through Athena in its workgroup (results under their prefix),
   Glue read on the gold database.
 - api: the PostgreSQL read secret, nothing else.
+Each role that uses a database named by an RDS instance may describe that instance (its encryption is
+checked before use).
 - erasure: deletes and rewrites everywhere the person's data rests (landing, bronze, quarantine,
   silver, gold, ops, checkpoints, staging, rejected, with their non-current versions), the HMAC key
   (to find the person's citizen_key) and the export database's secret (its rows); nothing else.
@@ -91,6 +93,8 @@ class Lake:
         secrets: The Secrets Manager ids (names or ARNs) by use: "hmac_key", "registry", "export",
             "api"; one that is not in Secrets Manager is left out (and granted to nobody).
         roles: The roles' names by role (`ROLES`), and "key_admin".
+        rds_instances: The RDS instance ids by database ("registry", "export"), whose encryption the
+            roles that use the database check (rds:DescribeDBInstances) before connecting.
     """
 
     partition: str
@@ -107,6 +111,7 @@ class Lake:
     results_prefix: str
     secrets: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    rds_instances: dict[str, str] = field(default_factory=dict)  # "registry", "export": checked encrypted
 
     def role_arn(self, role: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{self.roles[role]}"
@@ -137,6 +142,9 @@ def role_policy(lake: Lake, role: str) -> dict[str, Any]:
     secrets = [arn for use in SECRETS[role] if (arn := lake.secret_arn(use))]
     if secrets:
         statements.append(_allow("ReadSecrets", ["secretsmanager:GetSecretValue"], secrets))
+    instances = [lake.arn("rds", f"db:{lake.rds_instances[use]}") for use in SECRETS[role] if use in lake.rds_instances]
+    if instances:
+        statements.append(_allow("CheckDatabaseEncryption", ["rds:DescribeDBInstances"], instances))
     return {"Version": VERSION, "Statement": statements}
 
 

@@ -242,6 +242,16 @@ def test_each_role_reads_only_its_secrets(documents: dict[str, dict[str, Any]], 
     assert granted == SECRETS[role]
 
 
+@pytest.mark.parametrize("role", ROLES)
+def test_the_roles_using_an_rds_database_may_check_its_encryption(documents: dict[str, dict[str, Any]],
+                                                                    role: str) -> None:
+    instances = {"ingestion": {"lakehouse-registry"}, "exporter": {"lakehouse-analytics"},
+                 "erasure": {"lakehouse-analytics"}}.get(role, set())
+    for name in ("lakehouse-registry", "lakehouse-analytics"):
+        arn = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{name}"
+        assert _allowed(documents, role, "rds:DescribeDBInstances", arn) == (name in instances), name
+
+
 def test_the_api_may_read_its_secret_and_nothing_else(documents: dict[str, dict[str, Any]]) -> None:
     secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:lakehouse/analytics/reader-password-AbC123"
     assert _allowed(documents, "api", "secretsmanager:GetSecretValue", secret)

@@ -342,6 +342,19 @@ def test_produce_creates_the_stream_encrypted(local_aws: LocalAws, kinesis: Any,
     assert len(read_stream(kinesis, name)) == 3
 
 
+def test_the_local_stand_in_streams_under_its_own_key(local_aws: LocalAws) -> None:
+    """No lake key locally (a folder root): the stream still rests under KMS, the stand-in's key."""
+    from lakehouse.app import stream_kms_key
+    from lakehouse.config import load_config
+
+    config = load_config("local")
+    assert (config.aws.endpoint_url, config.storage.kms_key) == ("local", None)
+    key = stream_kms_key(config, local_aws.url)
+    kms = clients.client("kms", "us-east-1", local_aws.url)
+    alias = next(a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/lakehouse-local")
+    assert key == kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+
+
 def test_synthetic_events_follow_the_contract() -> None:
     records = list(islice(synthetic_records(11, START), 6_000))
     own_kinds: Counter[str] = Counter()

@@ -9,22 +9,27 @@ condition operators other than StringEquals, so who may *list* a prefix (s3:List
 from __future__ import annotations
 
 import contextlib
+import copy
 import fnmatch
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import parliament
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from parliament import analyze_policy_string
 
 from lakehouse import deployment
+from lakehouse.aws.clients import client
 from lakehouse.cli import main
 from lakehouse.config import load_config
 from lakehouse.errors import ConfigError
+from lakehouse.local.aws import LocalAws
 
 PROJECT = Path(__file__).resolve().parents[2]
 # conf/emr.yaml and base.yaml, by hand.
@@ -127,6 +132,22 @@ def _allow_statements(documents: dict[str, dict[str, Any]]) -> list[tuple[str, d
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+def test_iam_takes_every_role_policy(local_aws: LocalAws, documents: dict[str, dict[str, Any]]) -> None:
+    """The moto server's IAM validates a policy document as IAM does its grammar (version, statement
+    elements, action and ARN forms, condition operators): each role's is accepted, a broken one not."""
+    iam = client("iam", REGION, local_aws.url)
+    run = uuid.uuid4().hex[:8]
+    for role in ROLES:
+        created = iam.create_policy(PolicyName=f"lakehouse-{role}-{run}",
+                                    PolicyDocument=json.dumps(documents[f"{role}-role.json"]))["Policy"]
+        version = iam.get_policy_version(PolicyArn=created["Arn"], VersionId=created["DefaultVersionId"])
+        assert version["PolicyVersion"]["Document"] == documents[f"{role}-role.json"]
+    broken = copy.deepcopy(documents["analyst-role.json"])
+    broken["Statement"][0]["Resource"] = ["lakehouse-registry-data/lakehouse/gold/*"]  # not an ARN
+    with pytest.raises(ClientError, match="MalformedPolicyDocument"):
+        iam.create_policy(PolicyName=f"lakehouse-broken-{run}", PolicyDocument=json.dumps(broken))
 
 
 def test_no_statement_grants_every_action_or_every_resource(documents: dict[str, dict[str, Any]]) -> None:

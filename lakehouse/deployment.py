@@ -214,7 +214,8 @@ def iam_lake(config: Config) -> Lake:
         secrets["api"] = config.iam.api_secret
     i = config.iam
     roles = {"ingestion": i.ingestion_role, "publisher": i.publisher_role, "exporter": i.exporter_role,
-             "analyst": i.analyst_role, "api": i.api_role, "erasure": i.erasure_role, "key_admin": i.key_admin_role}
+             "analyst": i.analyst_role, "api": i.api_role, "erasure": i.erasure_role, "key_admin": i.key_admin_role,
+             "emr_service": i.emr_service_role}
     c = config.catalog
     instances = {use: db.rds_instance for use, db in (("registry", config.registry), ("export", config.export))
                  if db.mode == "jdbc" and db.rds_instance}

@@ -193,6 +193,7 @@ class IamConfig:
     api_role: str = "lakehouse-api"
     erasure_role: str = "lakehouse-erasure"
     key_admin_role: str = "lakehouse-key-admin"
+    emr_service_role: str = "EMR_DefaultRole"  # the cluster's ServiceRole: it encrypts the EBS volumes
     api_secret: str | None = None
 
 

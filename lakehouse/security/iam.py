@@ -92,7 +92,8 @@ class Lake:
             whole bucket).
         secrets: The Secrets Manager ids (names or ARNs) by use: "hmac_key", "registry", "export",
             "api"; one that is not in Secrets Manager is left out (and granted to nobody).
-        roles: The roles' names by role (`ROLES`), and "key_admin".
+        roles: The roles' names by role (`ROLES`), "key_admin", and "emr_service" (the cluster's
+            service role, `ServiceRole` of conf/emr/cluster.yaml).
         rds_instances: The RDS instance ids by database ("registry", "export"), whose encryption the
             roles that use the database check (rds:DescribeDBInstances) before connecting.
     """
@@ -249,7 +250,9 @@ def key_policy(lake: Lake) -> dict[str, Any]:
 
     In a key policy `"Resource": "*"` is the key itself. There is no statement for the account's
     root: IAM policies alone grant nothing on this key, so no other principal of the account can be
-    given its use by an IAM policy.
+    given its use by an IAM policy. The EMR service role ("emr_service") uses the key for the
+    cluster's EBS volumes (EMR's EBS encryption): through EC2, and grants only for AWS resources
+    (the volumes), as EBS needs them.
     """
     statements: list[dict[str, Any]] = [{
         "Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": lake.role_arn("key_admin")},
@@ -260,7 +263,18 @@ def key_policy(lake: Lake) -> dict[str, Any]:
                                "Principal": {"AWS": lake.role_arn(role)}, "Action": statement["Action"],
                                "Resource": "*", **({"Condition": statement["Condition"]}
                                                    if "Condition" in statement else {})})
+    emr_service = {"AWS": lake.role_arn("emr_service")}
+    statements.append({"Sid": "EmrServiceEbsVolumes", "Effect": "Allow", "Principal": emr_service,
+                       "Action": EBS_USE, "Resource": "*",
+                       "Condition": {"StringEquals": {"kms:ViaService": f"ec2.{lake.region}.amazonaws.com"}}})
+    statements.append({"Sid": "EmrServiceEbsGrants", "Effect": "Allow", "Principal": emr_service,
+                       "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": "*",
+                       "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
     return {"Version": VERSION, "Statement": statements}
+
+
+EBS_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext",
+           "kms:DescribeKey"]
 
 
 def _title(role: str) -> str:

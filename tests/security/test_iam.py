@@ -108,9 +108,11 @@ def test_every_document_passes_parliament(documents: dict[str, dict[str, Any]]) 
     for name, document in documents.items():
         serious = _serious(document)
         if name == "kms-key-policy.json":
-            # The key's administrator must keep kms:PutKeyPolicy: KMS refuses a key policy that would
-            # lock its author out. Nothing else of the key policy is a finding.
-            assert serious == [("PERMISSIONS_MANAGEMENT_ACTIONS", "", ["kms:putkeypolicy"])], name
+            # The key's administrator must keep kms:PutKeyPolicy (KMS refuses a key policy that would
+            # lock its author out), and EMR's EBS encryption needs grants for the volumes (only for
+            # AWS resources: the EmrServiceEbsGrants statement). Nothing else of it is a finding.
+            assert serious == [("PERMISSIONS_MANAGEMENT_ACTIONS", "",
+                                ["kms:putkeypolicy", "kms:creategrant", "kms:revokegrant"])], name
         elif name == "bucket-policy.json":
             # parliament's false positives on s3:TlsVersion (tests/aws/test_aws_buckets.py) only.
             assert all(issue in ("MISMATCHED_TYPE", "UNKNOWN_CONDITION_FOR_ACTION") and "s3:TlsVersion" in detail
@@ -288,13 +290,18 @@ def test_the_key_policy_lets_each_role_use_the_key_only_through_s3_or_kinesis(
     principals: dict[str, set[str]] = {}
     for statement in policy["Statement"]:
         principal = statement["Principal"]["AWS"]
-        assert principal.startswith(f"arn:aws:iam::{ACCOUNT}:role/lakehouse-"), principal  # never the root
+        assert principal.startswith(f"arn:aws:iam::{ACCOUNT}:role/"), principal  # never the root
         role = principal.rsplit("/", 1)[1].removeprefix("lakehouse-")
         actions = set(_listed(statement["Action"]))
         principals.setdefault(role, set()).update(actions)
         if role == "key-admin":
             assert not actions & usage and "kms:CreateGrant" not in actions
             continue
+        if role == "EMR_DefaultRole":  # the cluster's service role, for its EBS volumes only
+            assert statement["Condition"] in ({"StringEquals": {"kms:ViaService": f"ec2.{REGION}.amazonaws.com"}},
+                                              {"Bool": {"kms:GrantIsForAWSResource": "true"}})
+            continue
+        assert "kms:CreateGrant" not in actions
         via = statement.get("Condition", {}).get("StringEquals", {})
         if statement["Sid"] == "IngestionLakeKeyForLocalDisks":  # the EMR nodes' own disks
             continue
@@ -305,7 +312,8 @@ def test_the_key_policy_lets_each_role_use_the_key_only_through_s3_or_kinesis(
             assert role == "ingestion"
             assert via["kms:EncryptionContext:aws:kinesis:arn"] == \
                 f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/enrollment-events"
-    assert set(principals) == {"key-admin", "ingestion", "publisher", "exporter", "analyst", "erasure"}
+    assert set(principals) == {"key-admin", "ingestion", "publisher", "exporter", "analyst", "erasure",
+                               "EMR_DefaultRole"}
     assert principals["analyst"] == {"kms:Decrypt", "kms:GenerateDataKey"}  # Athena's results are written too
     assert "kms:GenerateDataKey" in principals["ingestion"]
 

@@ -14,20 +14,23 @@ The roles, and what each may reach (`ACCESS`):
 - analyst (BI): reads gold only, through Athena in its workgroup (results under their prefix),
   Glue read on the gold database.
 - api: the PostgreSQL read secret, nothing else.
-Each role that uses a database named by an RDS instance may describe that instance (its encryption is
-checked before use).
 - erasure: deletes and rewrites everywhere the person's data rests (landing, bronze, quarantine,
   silver, gold, ops, checkpoints, staging, rejected, with their non-current versions), the HMAC key
   (to find the person's citizen_key) and the export database's secret (its rows); nothing else.
+Each role that uses a database named by an RDS instance may describe that instance (its encryption
+is checked before use).
 
 KMS and S3 Bucket Keys: with a Bucket Key, S3 asks KMS for a bucket-level key whose encryption
 context is the bucket's ARN, not the object's, so a key policy cannot tell one prefix from another.
-The per-prefix part is therefore S3's: the key policy lets each role use the key only through S3
-(`kms:ViaService`) and only for this bucket (`kms:EncryptionContext:aws:s3:arn`), and the role's own
-policy says which prefixes S3 serves it. A role that may not read silver gets no silver object from
-S3, so it never holds a silver ciphertext to decrypt. Kinesis records are under the same key through
-Kinesis (context `aws:kinesis:arn`: the stream), and the EMR nodes' local disks (the job role, which
-calls KMS itself for them).
+The key policy lets each role use the key only through S3 (`kms:ViaService`) and only for the
+bucket's ARN or the role's own prefixes (`kms:EncryptionContext:aws:s3:arn`: an object written
+without a Bucket Key has its own ARN as context, and for it the key policy tells prefixes apart
+too); for the rest the per-prefix part is S3's: the role's own policy says which prefixes S3 serves
+it, and a role that may not read silver gets no silver object from S3, so it never holds a silver
+ciphertext to decrypt. Kinesis records are under the same key through Kinesis (context
+`aws:kinesis:arn`: the stream), the EMR nodes' local disks too (the job role calls KMS itself for
+them), and the cluster's EBS volumes through EC2 (the EMR service role, with grants for AWS
+resources only).
 """
 from __future__ import annotations
 
@@ -216,11 +219,17 @@ def _kms_statements(lake: Lake, role: str) -> list[dict[str, Any]]:
 
 
 def _via_s3(lake: Lake, role: str) -> dict[str, Any]:
-    buckets = [lake.bucket_arn()]
+    """Through S3 only, for the buckets' ARNs (the context of an object under a Bucket Key) and for
+    the role's own prefixes (the context of an object written without one is its own ARN)."""
+    contexts = [lake.bucket_arn()]
     if role in ATHENA_USERS and lake.results_bucket != lake.bucket:
-        buckets.append(lake.bucket_arn(lake.results_bucket))
-    return {"StringEquals": {"kms:ViaService": f"s3.{lake.region}.amazonaws.com",
-                             "kms:EncryptionContext:aws:s3:arn": buckets}}
+        contexts.append(lake.bucket_arn(lake.results_bucket))
+    zones = [z for z in ZONES if z in ACCESS[role] or z in DELTA_LOGS.get(role, ())]
+    contexts += [f"{lake.bucket_arn()}/{lake.key(z)}/*" for z in zones]
+    if role in ATHENA_USERS:
+        contexts.append(f"{lake.bucket_arn(lake.results_bucket)}/{lake.results_prefix}/*")
+    return {"StringEquals": {"kms:ViaService": f"s3.{lake.region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": contexts}}
 
 
 def _via_kinesis(lake: Lake) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def _severities() -> dict[str, str]:
 def _serious(document: dict[str, Any]) -> list[tuple[str, str, Any]]:
     severities = _severities()
     findings = analyze_policy_string(json.dumps(document), include_community_auditors=True).findings
-    return [(f.issue, f.detail, f.location.get("actions")) for f in findings
+    return [(f.issue, f.detail, sorted(f.location.get("actions") or [])) for f in findings
             if severities[f.issue] in ("MEDIUM", "HIGH", "CRITICAL")]
 
 
@@ -112,7 +112,7 @@ def test_every_document_passes_parliament(documents: dict[str, dict[str, Any]]) 
             # lock its author out), and EMR's EBS encryption needs grants for the volumes (only for
             # AWS resources: the EmrServiceEbsGrants statement). Nothing else of it is a finding.
             assert serious == [("PERMISSIONS_MANAGEMENT_ACTIONS", "",
-                                ["kms:putkeypolicy", "kms:creategrant", "kms:revokegrant"])], name
+                                ["kms:creategrant", "kms:putkeypolicy", "kms:revokegrant"])], name
         elif name == "bucket-policy.json":
             # parliament's false positives on s3:TlsVersion (tests/aws/test_aws_buckets.py) only.
             assert all(issue in ("MISMATCHED_TYPE", "UNKNOWN_CONDITION_FOR_ACTION") and "s3:TlsVersion" in detail
@@ -307,7 +307,13 @@ def test_the_key_policy_lets_each_role_use_the_key_only_through_s3_or_kinesis(
             continue
         assert via["kms:ViaService"] in (f"s3.{REGION}.amazonaws.com", f"kinesis.{REGION}.amazonaws.com")
         if via["kms:ViaService"].startswith("s3."):
-            assert via["kms:EncryptionContext:aws:s3:arn"] == [f"arn:aws:s3:::{BUCKET}"]
+            # the bucket (objects under a Bucket Key), else an object of the role's own zones
+            contexts = statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
+            assert contexts[0] == f"arn:aws:s3:::{BUCKET}"
+            zones = {c.removeprefix(f"arn:aws:s3:::{BUCKET}/{ROOT}/").removesuffix("/*") for c in contexts[1:]
+                     if c.startswith(f"arn:aws:s3:::{BUCKET}/{ROOT}/")}
+            assert zones <= READS[role] | WRITES[role] | {"silver", "gold"}, role  # the publisher's Delta logs
+            assert "silver" not in zones or role in ("ingestion", "erasure", "publisher"), role
         else:
             assert role == "ingestion"
             assert via["kms:EncryptionContext:aws:kinesis:arn"] == \
@@ -315,6 +321,9 @@ def test_the_key_policy_lets_each_role_use_the_key_only_through_s3_or_kinesis(
     assert set(principals) == {"key-admin", "ingestion", "publisher", "exporter", "analyst", "erasure",
                                "EMR_DefaultRole"}
     assert principals["analyst"] == {"kms:Decrypt", "kms:GenerateDataKey"}  # Athena's results are written too
+    analyst = next(s for s in policy["Statement"] if s["Sid"] == "AnalystLakeKeyThroughS3")
+    assert analyst["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
+        f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/{ROOT}/gold/*", f"arn:aws:s3:::{BUCKET}/athena-results/*"]
     assert "kms:GenerateDataKey" in principals["ingestion"]
 
 

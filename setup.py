@@ -21,6 +21,7 @@ RUNTIME = [
     "openpyxl>=3.1",
     "psycopg[binary]>=3.1",
     "sqlglot==30.30.0",  # checks and transpiles the BI views (lakehouse.publish.views) as tested
+    "cryptography>=42",  # the self-signed PEM zip of EMR's in-transit encryption (lakehouse.deploy.certificates)
 ]
 SPARK = ["pyspark==4.1.1", "delta-spark==4.2.0"]
 LOCAL = [

@@ -51,9 +51,22 @@ def database(section: str, settings: DatabaseConfig, embedded_ddl: str | None = 
         raise ConfigError(f"{section}.mode must be 'embedded' or 'jdbc', got '{settings.mode}'")
 
 
+def check_rds(config: Config, section: str, settings: DatabaseConfig) -> None:
+    """A database in jdbc mode whose `rds_instance` is named: refused unless the instance is encrypted
+    at rest and the JDBC URL asks for TLS (before any secret is read or connection made)."""
+    if settings.mode != "jdbc" or not settings.rds_instance:
+        return
+    from lakehouse.aws.clients import client
+    from lakehouse.sources.postgres import require_encrypted_rds
+
+    rds = client("rds", config.aws.region, aws_endpoint(config))
+    require_encrypted_rds(rds, settings.rds_instance, settings.jdbc_url, section)
+
+
 @contextlib.contextmanager
 def registry(config: Config) -> Iterator[Endpoint]:
     """The registry database (ingest reads it; `lakehouse generate` writes it locally)."""
+    check_rds(config, "registry", config.registry)
     with database("registry", config.registry, REGISTRY_DDL) as endpoint:
         yield endpoint
 
@@ -143,6 +156,19 @@ def kms_key(config: Config, endpoint: str | None) -> str | None:
     from lakehouse.local.aws import local_kms_key
 
     return local_kms_key(endpoint, config.aws.region)
+
+
+KINESIS_MANAGED_KEY = "alias/aws/kinesis"
+
+
+def stream_kms_key(config: Config, endpoint: str | None) -> str:
+    """The KMS key the Kinesis stream's records rest under: the lake's key; with no lake key, the
+    local stand-in's own (`aws.endpoint_url: local`), else Kinesis' AWS-managed key: never none."""
+    if config.storage.kms_key is None and config.aws.endpoint_url == "local" and endpoint is not None:
+        from lakehouse.local.aws import local_kms_key
+
+        return local_kms_key(endpoint, config.aws.region)
+    return kms_key(config, endpoint) or KINESIS_MANAGED_KEY
 
 
 def object_store(config: Config) -> ObjectStore:
@@ -246,6 +272,7 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
 @contextlib.contextmanager
 def export_database(config: Config) -> Iterator[Endpoint]:
     """The database gold is exported to (locally the registry's embedded server)."""
+    check_rds(config, "export", config.export)
     with database("export", config.export) as endpoint:
         yield endpoint
 

@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream, emr (deploy, create-cluster, submit), lambda.
+storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -100,14 +100,23 @@ def cmd_emr(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_iam(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import deployment
+
+    written = deployment.write_iam(config, Path(args.output))
+    print(f"wrote {len(written)} IAM documents to {args.output}: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def cmd_produce(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse.app import aws_endpoint
+    from lakehouse.app import aws_endpoint, stream_kms_key
     from lakehouse.aws.clients import client
     from lakehouse.datagen.generator import registry_world
     from lakehouse.datagen.producer import ensure_stream, produce
 
-    kinesis = client("kinesis", config.aws.region, aws_endpoint(config))
-    ensure_stream(kinesis, config.stream.name, config.stream.shards)
+    endpoint = aws_endpoint(config)
+    kinesis = client("kinesis", config.aws.region, endpoint)
+    ensure_stream(kinesis, config.stream.name, config.stream.shards, kms_key=stream_kms_key(config, endpoint))
     if args.only_if_empty and _stream_has_records(kinesis, config.stream.name):
         print(f"stream {config.stream.name} already holds records: nothing produced (--only-if-empty)")
         return 0
@@ -293,6 +302,10 @@ def parser() -> argparse.ArgumentParser:
     for action in (ed, ec, es, esc):
         action.add_argument("--prefix", help="s3://bucket/prefix of the artifacts (default: emr.prefix)")
     e.set_defaults(func=cmd_emr)
+    ia = sub.add_parser("iam", help="least-privilege IAM as code: write the roles', key and bucket policies")
+    ia.add_argument("action", choices=["write"])
+    ia.add_argument("--output", default="conf/iam", help="the folder (default conf/iam; from --config emr)")
+    ia.set_defaults(func=cmd_iam)
     pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")
     pr.add_argument("--rate", type=int, default=1000, help="records per second (default 1000)")
     pr.add_argument("--seconds", type=float, default=10.0, help="for how long (default 10)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -328,6 +329,38 @@ def write_dashboard(spark: SparkSession, config: Config) -> str:
         if leaks:
             raise leak_scan.LeakError(leaks)
     return written
+
+
+def run_erase(spark: SparkSession, config: Config, national_ids: list[str], requested_by: str) -> list[StepReport]:
+    """Erase citizens: `national_ids` become pending requests (beside any already in
+    `ops.erasure_requests`), every pending request is carried out (`pipeline.erasure`), then gold
+    is rebuilt and purged, and the PostgreSQL export and its staging follow when gold was exported
+    before. Runs again harmlessly."""
+    from lakehouse.pipeline import erasure
+    from lakehouse.storage import staging
+
+    key, retention = resolve(config.security.hmac_key), config.security.erasure_retention_hours
+    requested_at = datetime.now(UTC).replace(tzinfo=None)
+
+    def work(report: StepReport) -> StepResult:
+        added = erasure.add_requests(spark, config.root, national_ids, key, requested_by, requested_at)
+        if added:
+            report.progress(f"{len(added)} request(s) recorded: {', '.join(added)}")
+        return erasure.erase(spark, config.root, key, requested_by, retention, report.progress).step
+
+    reports = [_step(spark, config, "erase", work)]
+    if not any(name.startswith("silver.") for name in reports[0].versions):
+        return reports
+    reports.append(run_gold(spark, config, reports[0].run_id))
+    for t in tables_in("gold"):
+        delta.purge(spark, config.root, t.full_name, retention)
+    if last_inputs(spark, config.root, "export") is not None:
+        reports.append(run_export(spark, config, reports[0].run_id))
+        for t in tables_in("gold"):
+            kept = staging.versions(spark, config.root, t.full_name)
+            if kept:
+                staging.prune(spark, config.root, t.full_name, {max(kept)})
+    return reports
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:

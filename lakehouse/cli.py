@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam.
+storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam, erase.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -220,6 +220,19 @@ def cmd_lambda(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(config: Config, args: argparse.Namespace) -> int:
+    import getpass
+
+    from lakehouse import app
+
+    ids = list(args.national_id or [])
+    if args.file:
+        ids += Path(args.file).read_text(encoding="utf-8").split()
+    reports = app.run_erase(_spark(config), config, ids, args.requested_by or getpass.getuser())
+    _print_reports(reports)
+    return 0
+
+
 def cmd_dq(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.ops.summaries import latest_quality
     from lakehouse.storage import delta
@@ -326,6 +339,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--where", help="a filter, e.g. \"region = 'NORTE'\"")
     s.set_defaults(func=cmd_show)
+    er = sub.add_parser("erase", help="erase citizens from landing, bronze, quarantine, silver, gold and PostgreSQL")
+    er.add_argument("--national-id", action="append", metavar="ID",
+                    help="a citizen to erase (repeatable; visible to `ps`: prefer --file)")
+    er.add_argument("--file", help="a file of national IDs, one per line")
+    er.add_argument("--requested-by", help="who asked, for the audit (default: the current user)")
+    er.set_defaults(func=cmd_erase)
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
     sub.add_parser("dashboard", help="write the KPI dashboard (one self-contained HTML file)").set_defaults(
         func=cmd_dashboard)

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.personal import STATS_COLUMNS
+from lakehouse.personal import ERASURE_REQUESTS, STATS_COLUMNS
 
 BRONZE_META = "_raw string, _source string, _ingested_at timestamp, _batch_id string"
 FILE_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _parse_error string"
@@ -79,6 +79,8 @@ class Table:
         """
         if self.layer in STATS_COLUMNS:
             return {"delta.dataSkippingStatsColumns": STATS_COLUMNS[self.layer]}
+        if self.full_name == ERASURE_REQUESTS:  # holds an ID while the request is pending
+            return {"delta.dataSkippingStatsColumns": "request_id,status,requested_at"}
         return {}
 
 
@@ -231,6 +233,24 @@ _TABLES = [
         ("path", "rejected_at"),
         {"path": "the file's key under the landing root", "rule": "the landing contract's rule it broke",
          "reason": "why, in one line (never the file's content)"},
+    ),
+    _t(
+        "ops.erasure_requests",
+        "request_id string, national_id string, status string, requested_by string, requested_at timestamp, "
+        "erased_at timestamp",
+        "Requests to erase a citizen: pending with the national ID, done without it (the ID is removed "
+        "and the table purged when the erasure has run).",
+        ("request_id",),
+        {"request_id": "er- and 16 hex digits of the ID's HMAC: the same person, the same request",
+         "national_id": "set while pending only"},
+    ),
+    _t(
+        "ops.erasures",
+        "erasure_id string, requested_by string, started_at timestamp, finished_at timestamp, "
+        "request_ids array<string>, rows map<string, bigint>, files_rewritten bigint, files_deleted bigint",
+        "The audit of erasures: one row per run of `lakehouse erase` (never an ID).",
+        ("erasure_id",),
+        {"rows": "rows deleted per table", "files_rewritten": "landing files rewritten without the person's lines"},
     ),
 ]
 

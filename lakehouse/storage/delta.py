@@ -119,7 +119,8 @@ def increments(spark: SparkSession, root: str, name: str, checkpoint: str,
     """
     ensure(spark, root, name)
     writer = (
-        spark.readStream.format("delta").load(path(root, name))
+        # An erasure deletes rows of the table: its commits carry no new rows and are skipped.
+        spark.readStream.format("delta").option("skipChangeCommits", "true").load(path(root, name))
         .writeStream.foreachBatch(handle)
         .option("checkpointLocation", checkpoint)
         .queryName(query_name)
@@ -202,6 +203,47 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
     return True
 
 
+def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple[str, ...] | list[str] | None = None,
+           columns: list[str] | None = None) -> None:
+    """Insert `df`'s rows, updating the rows whose key (by default the contract's) is there already:
+    all their columns, or only `columns` (then no row is inserted: an update of known keys)."""
+    ensure(spark, root, name)
+    merge = (DeltaTable.forPath(spark, path(root, name)).alias("t")
+             .merge(conform(df, name).alias("s"), _key_condition(list(keys or table(name).keys))))
+    if columns is None:
+        merge.whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    else:
+        merge.whenMatchedUpdate(set={c: F.col(f"s.`{c}`") for c in columns}).execute()
+
+
 def overwrite(df: DataFrame, root: str, name: str) -> None:
     """Replace the table's contents (and schema) with `df`."""
     conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path(root, name))
+
+
+def delete_matching(spark: SparkSession, root: str, name: str, keys: DataFrame, condition: str) -> int:
+    """Delete the rows of table `name` that match a row of `keys` under `condition` (over `t`, the
+    table, and `s`, the keys), by a MERGE: the commit's predicate names columns, never a value (a
+    `DELETE ... WHERE col = 'x'` would keep 'x' in the log's commit info). Returns rows deleted."""
+    if not exists(spark, root, name):
+        return 0
+    metrics = (DeltaTable.forPath(spark, path(root, name)).alias("t")
+               .merge(keys.alias("s"), condition).whenMatchedDelete().execute())
+    row = metrics.first() if metrics is not None else None
+    return int(row["num_deleted_rows"]) if row is not None else 0
+
+
+def purge(spark: SparkSession, root: str, name: str, retention_hours: int) -> None:
+    """Make rows deleted from the table unreachable: rewrite files that only mark them (deletion
+    vectors: `REORG ... APPLY (PURGE)`), then `VACUUM` the files no version newer than
+    `retention_hours` needs. The table's own `delta.deletedFileRetentionDuration` is set to that
+    retention, which is what satisfies VACUUM's safety check (it is never switched off)."""
+    if not exists(spark, root, name):
+        return
+    location = path(root, name)
+    retention = f"interval {retention_hours} hours"
+    if _properties(spark, location).get("delta.deletedFileRetentionDuration") != retention:
+        spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES "
+                  f"('delta.deletedFileRetentionDuration' = '{retention}')")
+    spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
+    spark.sql(f"VACUUM delta.`{location}` RETAIN {retention_hours} HOURS")

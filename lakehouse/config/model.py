@@ -90,7 +90,8 @@ class DatabaseConfig:
     user: str
     embedded_dir: str | None = None
     jdbc_url: str | None = None
-    password: SecretRef | None = None
+    password: SecretRef | None = None  # the role's; the embedded server takes no connection without one
+    embedded_admin_password: SecretRef | None = None  # embedded: the server's superuser (`postgres`)
 
 
 @dataclass(frozen=True)

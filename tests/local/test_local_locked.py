@@ -8,6 +8,7 @@ the kernel's socket table), and a connection to each of the machine's other addr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import secrets
@@ -20,14 +21,15 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+from pyspark.sql import SparkSession
 
 from lakehouse import app
 from lakehouse.config import Config, load_config
 from lakehouse.local import aws
 from lakehouse.local.aws import LocalAws
 from lakehouse.local.postgres import EmbeddedPostgres, _embedded_postgres_commands
-from lakehouse.sources.postgres import Endpoint
-from lakehouse.sources.registry import REGISTRY_DDL
+from lakehouse.sources.postgres import Endpoint, connect
+from lakehouse.sources.registry import REGISTRY_DDL, read_changes
 
 NO_PASSWORD = "no password supplied"  # libpq's words when the server asks for one and none is given
 WRONG_PASSWORD = 'password authentication failed for user "{}"'  # SQLSTATE 28P01's message
@@ -163,6 +165,25 @@ def test_the_server_listens_on_127_0_0_1_only_and_has_no_socket(locked: tuple[Co
     _assert_loopback_only(postmaster, endpoint.port)
     assert not [c for c in psutil.Process(postmaster).net_connections(kind="unix") if c.laddr]
     assert not list(data.glob(".s.PGSQL.*"))
+
+
+@pytest.mark.slow
+def test_a_jdbc_read_carries_the_password_and_no_conf_or_plan_shows_it(
+        spark: SparkSession, registry_db: Endpoint, capsys: pytest.CaptureFixture[str]) -> None:
+    with connect(registry_db) as conn:
+        conn.execute("INSERT INTO offices VALUES ('OF-0001', 'Centro 1', 'CENTRO', 'D1', DATE '2020-01-01', now())")
+    offices = read_changes(spark, registry_db, "offices", ["office_id", "region"], None)
+    assert [tuple(row) for row in offices.collect()] == [("OF-0001", "CENTRO")]
+    # the same read without the `password` property is refused by the server
+    with pytest.raises(Exception, match="SCRAM-based authentication, but no password was provided"):
+        read_changes(spark, dataclasses.replace(registry_db, password=None), "offices", ["office_id"], None).collect()
+    offices.explain(mode="extended")
+    shown = capsys.readouterr().out
+    assert "offices" in shown.lower()
+    password = registry_db.password or ""
+    assert password and password not in shown
+    conf = [*spark.sparkContext.getConf().getAll(), *spark.conf.getAll.items()]
+    assert password not in repr(conf)
 
 
 # -- a folder an earlier version made: initdb --auth=trust, started with -h 127.0.0.1 -k <data>

@@ -25,6 +25,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lakehouse.errors import ConfigError, SourceError
 from lakehouse.sources.postgres import Endpoint, connect
@@ -160,8 +161,6 @@ class EmbeddedPostgres:
     def _lock_stopped(self, user: str | None) -> None:
         """A trust folder: up with no TCP listener, its socket in a private folder, the superuser's
         password set; then down, for `start` to write the locked files and start it for real."""
-        import psycopg
-
         sockets = Path(tempfile.mkdtemp(prefix="lakehouse-pg-"))  # 0700, short enough for a socket path
         try:
             if user:
@@ -169,8 +168,7 @@ class EmbeddedPostgres:
             port = _free_port()
             self._pg_ctl_start(["-c", "listen_addresses=''", "-k", str(sockets), "-p", str(port)], user)
             try:
-                with psycopg.connect(host=str(sockets), port=port, dbname=ADMIN, user=ADMIN,
-                                     autocommit=True) as conn:
+                with self._trusted(host=str(sockets), port=port) as conn:
                     _set_password(conn, ADMIN, self._admin_password)
             finally:
                 self._pg_ctl_stop(user)
@@ -179,12 +177,19 @@ class EmbeddedPostgres:
 
     def _lock_running(self, port: int) -> None:
         """A trust server already up on 127.0.0.1: the superuser's password, the files, a reload."""
-        import psycopg
-
-        with psycopg.connect(host=LOOPBACK, port=port, dbname=ADMIN, user=ADMIN, autocommit=True) as conn:
+        with self._trusted(host=LOOPBACK, port=port) as conn:
             _set_password(conn, ADMIN, self._admin_password)
             _write_locked_files(self.data_dir)
             conn.execute("SELECT pg_reload_conf()")
+
+    @contextlib.contextmanager
+    def _trusted(self, host: str, port: int) -> Iterator[Any]:
+        """The superuser's connection, in autocommit, to a server that still trusts (no password);
+        `host` may be a socket folder."""
+        with connect(Endpoint(host, port, ADMIN, ADMIN),
+                     f"the embedded PostgreSQL in {self.data_dir} (made with trust by an earlier version)") as conn:
+            conn.autocommit = True
+            yield conn
 
     def database_endpoint(self, database: str) -> Endpoint:
         """The endpoint of `database` on this server, creating the role and the database if needed.

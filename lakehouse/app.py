@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.config import Config, DatabaseConfig
+from lakehouse.config import Config, DatabaseConfig, SecretRef
 from lakehouse.config.paths import is_remote
 from lakehouse.contract import TABLES, tables_in
 from lakehouse.errors import ConfigError, SourceError, describe
@@ -37,17 +37,21 @@ def database(section: str, settings: DatabaseConfig, embedded_ddl: str | None = 
     """The database a config section (`registry`, `export`) names, for the duration of a command.
 
     `jdbc`: RDS at `jdbc_url`, its password resolved from its reference, checked to answer.
-    `embedded`: the project's local server (`lakehouse.local.postgres`), with `embedded_ddl` run.
+    `embedded`: the project's local server (`lakehouse.local.postgres`), with `embedded_ddl` run; its
+    passwords (the role's and the superuser's) resolved the same way (locally: files generated on
+    first use).
     """
+    def password(ref: SecretRef | None) -> str | None:
+        return resolve(ref).decode() if ref else None
+
     if settings.mode == "embedded":
         from lakehouse.local.postgres import embedded_endpoint
 
-        with embedded_endpoint(settings.embedded_dir, settings.database, settings.user, section,
-                               embedded_ddl) as endpoint:
+        with embedded_endpoint(settings.embedded_dir, settings.database, settings.user, password(settings.password),
+                               password(settings.embedded_admin_password), section, embedded_ddl) as endpoint:
             yield endpoint
     elif settings.mode == "jdbc":
-        password = resolve(settings.password).decode() if settings.password else None
-        yield jdbc_endpoint(settings.jdbc_url, settings.database, settings.user, password, section)
+        yield jdbc_endpoint(settings.jdbc_url, settings.database, settings.user, password(settings.password), section)
     else:
         raise ConfigError(f"{section}.mode must be 'embedded' or 'jdbc', got '{settings.mode}'")
 

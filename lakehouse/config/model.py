@@ -90,8 +90,9 @@ class DatabaseConfig:
     user: str
     embedded_dir: str | None = None
     jdbc_url: str | None = None
-    password: SecretRef | None = None
     rds_instance: str | None = None  # its RDS instance id: then it must be StorageEncrypted, and sslmode=require
+    password: SecretRef | None = None  # the role's; the embedded server takes no connection without one
+    embedded_admin_password: SecretRef | None = None  # embedded: the server's superuser (`postgres`)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,16 @@ def bucket_exists(s3: Any, bucket: str) -> bool:
     return True
 
 
+NONCURRENT_DAYS = 1
+# An erasure's VACUUM deletes objects; on a versioned bucket each would live on as a non-current
+# version. This rule bounds that (and cleans the delete markers and abandoned multipart uploads).
+ERASURE_LIFECYCLE = {
+    "ID": "lakehouse-erasure-bound", "Status": "Enabled", "Filter": {"Prefix": ""},
+    "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_DAYS},
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+}
+
+
 def ensure_bucket(s3: Any, bucket: str, region: str, kms_key: str, with_policy: bool = True) -> list[str]:
     """Create `bucket` if missing, then set its encryption, public access block and policy.
 
@@ -98,6 +108,9 @@ def ensure_bucket(s3: Any, bucket: str, region: str, kms_key: str, with_policy: 
     })
     done.append(f"bucket {bucket}: default encryption SSE-KMS with the lake's key (Bucket Keys on), "
                 "public access blocked")
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [ERASURE_LIFECYCLE]})
+    done.append(f"bucket {bucket}: lifecycle expires non-current versions after "
+                f"{NONCURRENT_DAYS} day(s) (what a VACUUM deleted is gone then, if versioning is ever on)")
     if with_policy:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket, kms_key)))
         done.append(f"bucket {bucket}: policy denies requests without TLS 1.2+ and uploads not SSE-KMS "

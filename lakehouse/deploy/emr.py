@@ -34,7 +34,9 @@ STEPS = {
     "gold": ("build_gold.py", False),
     "publish": ("publish_catalog.py", False),
     "export": ("export_postgres.py", False),
+    "erase": ("erase_requests.py", False),  # not in the pipeline: its own schedule (`--steps erase`)
 }
+PIPELINE = ("ingest", "silver", "gold", "publish", "export")
 # Each step works on what the one before wrote: when one fails, the later ones are cancelled (never
 # run on a stale or half-built input) and the cluster stays up for a look at the logs and for the
 # notebooks; the idle timeout ends it. CONTINUE would publish and export yesterday's gold as if it
@@ -235,13 +237,14 @@ def run_job_flow(emr: Any, request: dict[str, Any]) -> str:
 
 
 def step_names(text: str | None) -> list[str]:
-    """The step names of `--steps a,b,c` (all five, in the pipeline's order, when not given).
+    """The step names of `--steps a,b,c` (the pipeline's five, in order, when not given; `erase`
+    only when named).
 
     Raises:
         ConfigError: A name is unknown or given twice; the message lists the known ones.
     """
     if text is None:
-        return list(STEPS)
+        return list(PIPELINE)
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in STEPS]
     if unknown or not names:

@@ -16,7 +16,8 @@ erasure runs; then, for every pending request:
 5. one audit row goes to `ops.erasures`: who, when, which requests, rows per table; never an ID.
 
 Gold and the PostgreSQL export follow in the app layer (`app.run_erase`). Running an erasure again
-finds nothing and deletes nothing.
+finds nothing and deletes nothing; a run with no pending request still vacuums the tables once an
+erasure has happened, so a scheduled run deletes the erased files once they pass the retention.
 """
 from __future__ import annotations
 
@@ -143,7 +144,12 @@ def erase(spark: SparkSession, root: str, hmac_key: bytes, requested_by: str, re
     pending = (delta.read(spark, root, ERASURE_REQUESTS).where(F.col("status") == "pending")
                .select("request_id", "national_id").collect())
     if not pending:
-        progress("no pending erasure request")
+        if delta.exists(spark, root, AUDIT):  # files earlier erasures removed may now be past retention
+            for name, _ in [*identified_tables(), *pseudonymized_tables()]:
+                delta.purge(spark, root, name, retention_hours)
+            progress(f"no pending erasure request; tables vacuumed (retention {retention_hours} h)")
+        else:
+            progress("no pending erasure request")
         return result
     result.request_ids = sorted(r["request_id"] for r in pending)
     subjects = spark.createDataFrame(

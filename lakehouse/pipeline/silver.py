@@ -66,6 +66,8 @@ class BatchHandler:
             rules = flow.rules(self.settings, self.known_offices() if flow.uses_offices else [])
             summary = batch_summary(validated, rules).collect()[0]
             rows, valid = int(summary["rows"]), int(summary["valid"])
+            if rows == 0:  # a bronze commit that added no row (an erasure's delete, skipped): nothing to do
+                return
             done = StepResult(rows_in=rows)
             if valid < rows:
                 done.rows_quarantined = delta.insert_new(

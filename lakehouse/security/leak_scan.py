@@ -40,7 +40,7 @@ _TOKENS = re.compile(r"[0-9A-Za-z_-]+")
 DEFAULT_INDEXED_COLUMNS = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Leak:
     """Personal data found where it may not live: `where` (a table, `postgres:<schema>.<table>`, a
     file), `column` (or `text`, or `statistics`), and the kind of value (never the value)."""
@@ -89,18 +89,34 @@ def _string_columns(df: DataFrame) -> list[str]:
     return [f.name for f in df.schema.fields if isinstance(f.dataType, T.StringType)]
 
 
-def scan_frame(df: DataFrame, where: str, values: DataFrame) -> list[Leak]:
-    """The (column, kind) pairs of `df`'s string cells that equal, or hold a token equal to, a value."""
+def _cells(df: DataFrame, where: str) -> DataFrame | None:
+    """(where, column, cell) for every non-null string cell of `df`; None without string columns."""
     columns = _string_columns(df)
     if not columns:
+        return None
+    return (df.select(F.explode(F.array(*[F.struct(F.lit(where).alias("where"), F.lit(c).alias("column"),
+                                                   F.col(c).alias("cell")) for c in columns])).alias("c"))
+            .select("c.where", "c.column", "c.cell").where(F.col("cell").isNotNull()))
+
+
+def scan_frames(frames: dict[str, DataFrame], values: DataFrame) -> list[Leak]:
+    """The (place, column, kind) of every string cell of the frames (by place) that equals, or holds
+    a token equal to, a value: one Spark job for all of them."""
+    parts = [cells for where, df in frames.items() if (cells := _cells(df, where)) is not None]
+    if not parts:
         return []
-    cells = (df.select(F.explode(F.array(*[F.struct(F.lit(c).alias("column"), F.col(c).alias("cell"))
-                                           for c in columns])).alias("c"))
-             .select("c.column", "c.cell").where(F.col("cell").isNotNull()))
-    candidates = cells.select("column", F.explode(
+    cells = parts[0]
+    for part in parts[1:]:
+        cells = cells.unionAll(part)
+    candidates = cells.select("where", "column", F.explode(
         F.array_union(F.array("cell"), F.split("cell", TOKEN_SEPARATORS))).alias("value"))
-    hits = candidates.join(F.broadcast(values), "value").select("column", "kind").distinct().collect()
-    return [Leak(where, r["column"], r["kind"]) for r in sorted(hits, key=lambda r: (r["column"], r["kind"]))]
+    hits = candidates.join(F.broadcast(values), "value").select("where", "column", "kind").distinct().collect()
+    return sorted(Leak(r["where"], r["column"], r["kind"]) for r in hits)
+
+
+def scan_frame(df: DataFrame, where: str, values: DataFrame) -> list[Leak]:
+    """`scan_frames` of one frame."""
+    return scan_frames({where: df}, values)
 
 
 def indexed_columns(spark: SparkSession, root: str, name: str) -> list[str]:
@@ -127,13 +143,8 @@ def scan_tables(spark: SparkSession, root: str, names: Iterable[str], values: Da
     leaks = scan_statistics(spark, root, names)
     outside = [n for n in names if not may_hold_personal_data(n)]
     if outside:
-        values = (values if values is not None else personal_values(spark, root)).persist()
-        try:
-            if not values.isEmpty():
-                for name in outside:
-                    leaks += scan_frame(delta.read(spark, root, name), name, values)
-        finally:
-            values.unpersist()
+        values = values if values is not None else personal_values(spark, root)
+        leaks += scan_frames({name: delta.read(spark, root, name) for name in outside}, values)
     return leaks
 
 

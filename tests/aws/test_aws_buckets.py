@@ -34,6 +34,9 @@ def test_ensure_bucket_sets_default_sse_kms_with_bucket_keys_and_blocks_public_a
                      "RestrictPublicBuckets": True}
     with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
         s3.get_bucket_policy(Bucket="bucket-made")
+    # an erasure's deletes leave no non-current version for long, should versioning be turned on
+    [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket="bucket-made")["Rules"]
+    assert (lifecycle["Status"], lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"]) == ("Enabled", 1)
     # an object put with no encryption header gets the default: the lake's key
     s3.put_object(Bucket="bucket-made", Key="a.txt", Body=b"x")
     head = s3.head_object(Bucket="bucket-made", Key="a.txt")

@@ -25,6 +25,7 @@ from lakehouse.contract import TABLES
 from lakehouse.datagen import generate
 from lakehouse.datagen.producer import ensure_stream
 from lakehouse.local.aws import LocalAws
+from lakehouse.security.leak_scan import LeakError
 from lakehouse.security.secret_refs import resolve
 from lakehouse.sources.postgres import connect
 from lakehouse.storage import delta
@@ -105,13 +106,14 @@ def lake(spark: SparkSession, local_aws: LocalAws, tmp_path_factory: pytest.Temp
     reports = app.run_all(spark, config)
     reports.append(app.run_stream(spark, config, available_now=True))
     reports += [app.run_gold(spark, config), app.run_export(spark, config)]
-    app.write_dashboard(spark, config)
+    app.write_dashboard(spark, config)  # each step above ran the leak scan: a clean build passes it
     before = {name: delta.read(spark, str(root), name).count() for name in TABLES
               if delta.exists(spark, str(root), name)}
     return Lake(config, root, before, reports)
 
 
 def test_the_citizen_was_everywhere_before(spark: SparkSession, lake: Lake) -> None:
+    assert [r.status for r in lake.reports] == ["succeeded"] * 6  # ingest, silver, gold, stream, gold, export
     root = str(lake.root)
     bronze = delta.read(spark, root, "bronze.enrollment_events")
     assert bronze.where(F.col("national_id") == CITIZEN_ID).count() == 2 + 1 + 3  # plain file, gzip, stream
@@ -124,15 +126,17 @@ def test_the_citizen_was_everywhere_before(spark: SparkSession, lake: Lake) -> N
 
 
 def _readable_versions(spark: SparkSession, root: str, name: str) -> list[Any]:
-    """Each version of a table that can still be read (a vacuumed one cannot: its files are gone)."""
+    """Each version of a table that can still be read: Delta refuses one older than the table's
+    `deletedFileRetentionDuration` (its files may be vacuumed), and a vacuumed one has no files."""
     frames = []
     for version in range(0, (delta.version(spark, root, name) or 0) + 1):
         try:
             df = delta.read(spark, root, name, version=version)
             df.count()
         except PySparkException as err:
-            assert "FileNotFound" in str(err) or "DELTA_FILE_NOT_FOUND" in str(err) or "does not exist" in str(err), \
-                f"{name} v{version}: {str(err)[:300]}"
+            refused = ("DELTA_UNSUPPORTED_TIME_TRAVEL_BEYOND_DELETED_FILE_RETENTION_DURATION", "FileNotFound",
+                       "DELTA_FILE_NOT_FOUND")
+            assert any(r in str(err) for r in refused), f"{name} v{version}: {str(err)[:300]}"
             continue
         frames.append(df)
     return frames
@@ -167,7 +171,7 @@ def test_erasure_reaches_every_byte_row_and_version(spark: SparkSession, lake: L
     assert [json.loads(line)["national_id"] for line in shared.splitlines() if line.strip()] == [OTHER_ID] * 3
     assert not (lake.root / "landing" / "events" / "planted.jsonl").exists()
     bronze = delta.read(spark, root, "bronze.enrollment_events")
-    assert bronze.count() == lake.before["bronze.enrollment_events"] - 6
+    assert bronze.count() == lake.before["bronze.enrollment_events"] - 7  # with the truncated line
     assert bronze.where(F.col("national_id") == OTHER_ID).count() == 3
     assert delta.read(spark, root, "quarantine.enrollment_events").count() \
         == lake.before["quarantine.enrollment_events"] - 1
@@ -176,7 +180,7 @@ def test_erasure_reaches_every_byte_row_and_version(spark: SparkSession, lake: L
 
     audit = delta.read(spark, root, "ops.erasures").collect()
     assert len(audit) == 1 and audit[0]["requested_by"] == "test-dpo"
-    assert dict(audit[0]["rows"]) == {"bronze.enrollment_events": 6, "quarantine.enrollment_events": 1,
+    assert dict(audit[0]["rows"]) == {"bronze.enrollment_events": 7, "quarantine.enrollment_events": 1,
                                       "silver.enrollment_events": 6, "silver.biometric_validations": 2}
     assert (audit[0]["files_rewritten"], audit[0]["files_deleted"]) == (1, 1)
     requests = delta.read(spark, root, "ops.erasure_requests").collect()
@@ -194,3 +198,39 @@ def test_erasing_again_and_rebuilding_bring_nothing_back(spark: SparkSession, la
     reports = [*app.run_all(spark, config), app.run_stream(spark, config, available_now=True)]
     assert [r.status for r in reports] == ["no_change"] * 4
     assert _bytes_with(lake.root, NEEDLES) == []
+
+
+def test_smuggled_ids_and_names_fail_the_step_that_wrote_them(spark: SparkSession, lake: Lake) -> None:
+    """The leak scan, on the same lake (after the erasure: other people are still in bronze)."""
+    config, root = lake.config, str(lake.root)
+    bronze = delta.read(spark, root, "bronze.enrollment_events").where("national_id RLIKE '^[0-9]{8}$'")
+    person = bronze.select("national_id", "full_name").first()
+    national_id, full_name = person["national_id"], person["full_name"]
+
+    # 1. an export whose gold table carries a name (a bug that skipped the policy)
+    offices = delta.read(spark, root, "gold.dim_office")
+    delta.overwrite(offices.withColumn("name", F.when(F.col("office_id") == "UNKNOWN", F.lit(full_name))
+                                       .otherwise(F.col("name"))), root, "gold.dim_office")
+    with pytest.raises(LeakError) as caught:
+        app.run_export(spark, config)
+    assert str(caught.value) == ("personal data outside bronze and quarantine: "
+                                 "postgres:erase_gold.dim_office.name (name)")
+
+    # 2. a dashboard showing an ID as a region
+    kpis = delta.read(spark, root, "gold.kpi_enrollments_daily")
+    delta.overwrite(kpis.withColumn("region", F.lit(national_id)), root, "gold.kpi_enrollments_daily")
+    with pytest.raises(LeakError, match=r"dashboard/index.html \(national-id\)$"):
+        app.write_dashboard(spark, config)
+
+    # 3. a source that carries an ID where the policy does not expect one: a device log's message
+    line = {"device_id": "DEV-X-1", "office_id": "OF-0001", "ts": "2026-10-02T10:00:00.000Z", "level": "ERROR",
+            "message": f"card reader: document {national_id} unreadable", "firmware": "1.0"}
+    Path(root, "landing", "device_logs", "device_logs-smuggled.jsonl").write_text(json.dumps(line) + "\n")
+    app.run_ingest(spark, config)
+    with pytest.raises(LeakError, match=r": silver.device_logs.message \(national-id\)$"):
+        app.run_silver(spark, config)
+    runs = delta.read(spark, root, "ops.pipeline_runs").where("step = 'silver' AND status = 'failed'").collect()
+    assert [r["message"] for r in runs] == ["personal data outside bronze and quarantine: "
+                                            "silver.device_logs.message (national-id)"]
+    for text in (str(caught.value), runs[0]["message"]):
+        assert national_id not in text and full_name not in text

@@ -107,6 +107,8 @@ def _pending_file(path: Path) -> PendingKey:
     if not path.exists():
         raise ConfigError(f"secret key file not found: {path}")
     pending = path.with_name(path.name + ".new")
+    if pending.exists() and not pending.read_text().strip():
+        pending.unlink()  # stopped between creating and writing it: no row was keyed with it
     resumed = pending.exists()
     if not resumed:
         fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

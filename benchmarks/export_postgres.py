@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -123,7 +124,7 @@ def main() -> int:
     args = parser.parse_args()
 
     root = tempfile.mkdtemp(prefix="lakehouse-bench-export-")
-    server = EmbeddedPostgres(f"{root}/_pg", "analytics", "lakehouse")
+    server = EmbeddedPostgres(f"{root}/_pg", "analytics", "lakehouse", secrets.token_hex(16), secrets.token_hex(16))
     try:
         config = load_config("local", {"storage.root": root})
         spark = get_spark(config.spark)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
-from lakehouse.app import silver_settings, stream_settings
+from lakehouse.app import silver_settings, stream_kms_key, stream_settings
 from lakehouse.aws.clients import client
 from lakehouse.config import load_config
 from lakehouse.datagen.producer import ensure_stream
@@ -65,7 +65,8 @@ def main() -> int:
     config = load_config("local", {"storage.root": root, "aws.endpoint_url": aws.url,
                                    "stream.max_records_per_shard": args.max_per_shard})
     spark = get_spark(config.spark)
-    ensure_stream(client("kinesis", config.aws.region, aws.url), config.stream.name, args.shards)
+    ensure_stream(client("kinesis", config.aws.region, aws.url), config.stream.name, args.shards,
+                  kms_key=stream_kms_key(config, aws.url))  # as `lakehouse produce` makes it
 
     # Each bronze commit's time and rows, noted as the stream makes it (from the table's log: no Spark job).
     commits: dict[str, datetime] = {}

@@ -7,11 +7,13 @@ secrets, and chooses AWS or the local stand-ins (`lakehouse.local`) as config sa
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from lakehouse.config import Config, DatabaseConfig
+from lakehouse.config import Config, DatabaseConfig, SecretRef
 from lakehouse.config.paths import is_remote
 from lakehouse.contract import TABLES, tables_in
 from lakehouse.errors import ConfigError, SourceError, describe
@@ -35,24 +37,41 @@ def database(section: str, settings: DatabaseConfig, embedded_ddl: str | None = 
     """The database a config section (`registry`, `export`) names, for the duration of a command.
 
     `jdbc`: RDS at `jdbc_url`, its password resolved from its reference, checked to answer.
-    `embedded`: the project's local server (`lakehouse.local.postgres`), with `embedded_ddl` run.
+    `embedded`: the project's local server (`lakehouse.local.postgres`), with `embedded_ddl` run; its
+    passwords (the role's and the superuser's) resolved the same way (locally: files generated on
+    first use).
     """
+    def password(ref: SecretRef | None) -> str | None:
+        return resolve(ref).decode() if ref else None
+
     if settings.mode == "embedded":
         from lakehouse.local.postgres import embedded_endpoint
 
-        with embedded_endpoint(settings.embedded_dir, settings.database, settings.user, section,
-                               embedded_ddl) as endpoint:
+        with embedded_endpoint(settings.embedded_dir, settings.database, settings.user, password(settings.password),
+                               password(settings.embedded_admin_password), section, embedded_ddl) as endpoint:
             yield endpoint
     elif settings.mode == "jdbc":
-        password = resolve(settings.password).decode() if settings.password else None
-        yield jdbc_endpoint(settings.jdbc_url, settings.database, settings.user, password, section)
+        yield jdbc_endpoint(settings.jdbc_url, settings.database, settings.user, password(settings.password), section)
     else:
         raise ConfigError(f"{section}.mode must be 'embedded' or 'jdbc', got '{settings.mode}'")
+
+
+def check_rds(config: Config, section: str, settings: DatabaseConfig) -> None:
+    """A database in jdbc mode whose `rds_instance` is named: refused unless the instance is encrypted
+    at rest and the JDBC URL asks for TLS (before any secret is read or connection made)."""
+    if settings.mode != "jdbc" or not settings.rds_instance:
+        return
+    from lakehouse.aws.clients import client
+    from lakehouse.sources.postgres import require_encrypted_rds
+
+    rds = client("rds", config.aws.region, aws_endpoint(config))
+    require_encrypted_rds(rds, settings.rds_instance, settings.jdbc_url, section)
 
 
 @contextlib.contextmanager
 def registry(config: Config) -> Iterator[Endpoint]:
     """The registry database (ingest reads it; `lakehouse generate` writes it locally)."""
+    check_rds(config, "registry", config.registry)
     with database("registry", config.registry, REGISTRY_DDL) as endpoint:
         yield endpoint
 
@@ -66,6 +85,7 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
         result = work(report)
         if result is not None:
             report.add(result)
+        check_tables(spark, config, [n for n in report.versions if n in TABLES], report.progress)
     except BaseException as err:
         report.status, report.message = "failed", describe(err)
         with contextlib.suppress(Exception):
@@ -76,6 +96,20 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
     record(spark, config.root, report)
     report.progress(f"{report.status}: {report.message}")
     return report
+
+
+def check_tables(spark: SparkSession, config: Config, names: list[str], progress: Callable[[str], None]) -> None:
+    """The leak scan of the Delta tables a step wrote (unless `security.leak_scan` is off): raises
+    `LeakError`, naming table and column, when personal data reached one it may not."""
+    from lakehouse.security import leak_scan
+
+    if not config.security.leak_scan or not names:
+        return
+    started = time.monotonic()
+    leaks = leak_scan.scan_tables(spark, config.root, names)
+    if leaks:
+        raise leak_scan.LeakError(leaks)
+    progress(f"leak scan: no personal data in {len(names)} tables written ({time.monotonic() - started:.1f} s)")
 
 
 def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
@@ -127,6 +161,19 @@ def kms_key(config: Config, endpoint: str | None) -> str | None:
     from lakehouse.local.aws import local_kms_key
 
     return local_kms_key(endpoint, config.aws.region)
+
+
+KINESIS_MANAGED_KEY = "alias/aws/kinesis"
+
+
+def stream_kms_key(config: Config, endpoint: str | None) -> str:
+    """The KMS key the Kinesis stream's records rest under: the lake's key; with no lake key, the
+    local stand-in's own (`aws.endpoint_url: local`), else Kinesis' AWS-managed key: never none."""
+    if config.storage.kms_key is None and config.aws.endpoint_url == "local" and endpoint is not None:
+        from lakehouse.local.aws import local_kms_key
+
+        return local_kms_key(endpoint, config.aws.region)
+    return kms_key(config, endpoint) or KINESIS_MANAGED_KEY
 
 
 def object_store(config: Config) -> ObjectStore:
@@ -230,6 +277,7 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
 @contextlib.contextmanager
 def export_database(config: Config) -> Iterator[Endpoint]:
     """The database gold is exported to (locally the registry's embedded server)."""
+    check_rds(config, "export", config.export)
     with database("export", config.export) as endpoint:
         yield endpoint
 
@@ -245,6 +293,8 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
             report.inputs.update({name: s.version for name, s in snapshots.items()})
             result = export_gold(spark, config.root, endpoint, config.export.schema, report.progress,
                                  snapshots=snapshots)
+            if config.security.leak_scan and any(o == "exported" for o in result.outcomes.values()):
+                _check_postgres(spark, config, endpoint, report.progress)
         report.rows_in += result.rows_loaded
         report.rows_out += result.rows_loaded
         for name, outcome in sorted(result.outcomes.items()):
@@ -254,11 +304,67 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
     return _step(spark, config, "export", work, run_id)
 
 
-def write_dashboard(spark: SparkSession, config: Config) -> str:
-    """The KPI dashboard, one self-contained HTML file; returns its path."""
-    from lakehouse.publish import dashboard
+def _check_postgres(spark: SparkSession, config: Config, endpoint: Endpoint, progress: Callable[[str], None]) -> None:
+    """The leak scan of the exported schema."""
+    from lakehouse.security import leak_scan
+    from lakehouse.sources.postgres import connect
 
-    return dashboard.write_dashboard(spark, config.root, config.dashboard.path)
+    started = time.monotonic()
+    values = leak_scan.collect_values(leak_scan.personal_values(spark, config.root))
+    with connect(endpoint, "export database") as conn:
+        leaks = leak_scan.scan_postgres(conn, config.export.schema, values)
+    if leaks:
+        raise leak_scan.LeakError(leaks)
+    progress(f"leak scan: no personal data in PostgreSQL schema {config.export.schema} "
+             f"({time.monotonic() - started:.1f} s)")
+
+
+def write_dashboard(spark: SparkSession, config: Config) -> str:
+    """The KPI dashboard, one self-contained HTML file; returns its path. Unless `security.leak_scan`
+    is off, the file is scanned for bronze's IDs and names first: a leak fails the command."""
+    from lakehouse.publish import dashboard
+    from lakehouse.security import leak_scan
+    from lakehouse.storage import files
+
+    written = dashboard.write_dashboard(spark, config.root, config.dashboard.path)
+    if config.security.leak_scan:
+        values = leak_scan.collect_values(leak_scan.personal_values(spark, config.root))
+        leaks = leak_scan.scan_text(files.read_text(spark, written) or "", written, values)
+        if leaks:
+            raise leak_scan.LeakError(leaks)
+    return written
+
+
+def run_erase(spark: SparkSession, config: Config, national_ids: list[str], requested_by: str) -> list[StepReport]:
+    """Erase citizens: `national_ids` become pending requests (beside any already in
+    `ops.erasure_requests`), every pending request is carried out (`pipeline.erasure`), then gold
+    is rebuilt and purged, and the PostgreSQL export and its staging follow when gold was exported
+    before. Runs again harmlessly."""
+    from lakehouse.pipeline import erasure
+    from lakehouse.storage import staging
+
+    key, retention = resolve(config.security.hmac_key), config.security.erasure_retention_hours
+    requested_at = datetime.now(UTC).replace(tzinfo=None)
+
+    def work(report: StepReport) -> StepResult:
+        added = erasure.add_requests(spark, config.root, national_ids, key, requested_by, requested_at)
+        if added:
+            report.progress(f"{len(added)} request(s) recorded: {', '.join(added)}")
+        return erasure.erase(spark, config.root, key, requested_by, retention, report.progress).step
+
+    reports = [_step(spark, config, "erase", work)]
+    if not any(name.startswith("silver.") for name in reports[0].versions):
+        return reports
+    reports.append(run_gold(spark, config, reports[0].run_id))
+    for t in tables_in("gold"):
+        delta.purge(spark, config.root, t.full_name, retention)
+    if last_inputs(spark, config.root, "export") is not None:
+        reports.append(run_export(spark, config, reports[0].run_id))
+        for t in tables_in("gold"):
+            kept = staging.versions(spark, config.root, t.full_name)
+            if kept:
+                staging.prune(spark, config.root, t.full_name, {max(kept)})
+    return reports
 
 
 def rotate_key(spark: SparkSession, config: Config, new_key_env: str | None = None) -> list[StepReport]:

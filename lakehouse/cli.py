@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream, emr (deploy, create-cluster, submit), lambda, rotate-key.
+storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam, erase, rotate-key.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -100,14 +100,23 @@ def cmd_emr(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_iam(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import deployment
+
+    written = deployment.write_iam(config, Path(args.output))
+    print(f"wrote {len(written)} IAM documents to {args.output}: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def cmd_produce(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse.app import aws_endpoint
+    from lakehouse.app import aws_endpoint, stream_kms_key
     from lakehouse.aws.clients import client
     from lakehouse.datagen.generator import registry_world
     from lakehouse.datagen.producer import ensure_stream, produce
 
-    kinesis = client("kinesis", config.aws.region, aws_endpoint(config))
-    ensure_stream(kinesis, config.stream.name, config.stream.shards)
+    endpoint = aws_endpoint(config)
+    kinesis = client("kinesis", config.aws.region, endpoint)
+    ensure_stream(kinesis, config.stream.name, config.stream.shards, kms_key=stream_kms_key(config, endpoint))
     if args.only_if_empty and _stream_has_records(kinesis, config.stream.name):
         print(f"stream {config.stream.name} already holds records: nothing produced (--only-if-empty)")
         return 0
@@ -211,6 +220,19 @@ def cmd_lambda(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(config: Config, args: argparse.Namespace) -> int:
+    import getpass
+
+    from lakehouse import app
+
+    ids = list(args.national_id or [])
+    if args.file:
+        ids += Path(args.file).read_text(encoding="utf-8").split()
+    reports = app.run_erase(_spark(config), config, ids, args.requested_by or getpass.getuser())
+    _print_reports(reports)
+    return 0
+
+
 def cmd_dq(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.ops.summaries import latest_quality
     from lakehouse.storage import delta
@@ -300,6 +322,10 @@ def parser() -> argparse.ArgumentParser:
     for action in (ed, ec, es, esc):
         action.add_argument("--prefix", help="s3://bucket/prefix of the artifacts (default: emr.prefix)")
     e.set_defaults(func=cmd_emr)
+    ia = sub.add_parser("iam", help="least-privilege IAM as code: write the roles', key and bucket policies")
+    ia.add_argument("action", choices=["write"])
+    ia.add_argument("--output", default="conf/iam", help="the folder (default conf/iam; from --config emr)")
+    ia.set_defaults(func=cmd_iam)
     pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")
     pr.add_argument("--rate", type=int, default=1000, help="records per second (default 1000)")
     pr.add_argument("--seconds", type=float, default=10.0, help="for how long (default 10)")
@@ -320,6 +346,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--where", help="a filter, e.g. \"region = 'NORTE'\"")
     s.set_defaults(func=cmd_show)
+    er = sub.add_parser("erase", help="erase citizens from landing, bronze, quarantine, silver, gold and PostgreSQL")
+    er.add_argument("--national-id", action="append", metavar="ID",
+                    help="a citizen to erase (repeatable; visible to `ps`: prefer --file)")
+    er.add_argument("--file", help="a file of national IDs, one per line")
+    er.add_argument("--requested-by", help="who asked, for the audit (default: the current user)")
+    er.set_defaults(func=cmd_erase)
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
     sub.add_parser("dashboard", help="write the KPI dashboard (one self-contained HTML file)").set_defaults(
         func=cmd_dashboard)

@@ -14,6 +14,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.personal import ERASURE_REQUESTS, STATS_COLUMNS
+
 BRONZE_META = "_raw string, _source string, _ingested_at timestamp, _batch_id string"
 FILE_META = f"{BRONZE_META}, _file string, _file_modified_at timestamp, _parse_error string"
 # Enrollment events also come from Kinesis: `_arrived_at` is the record's approximate arrival time.
@@ -69,11 +71,16 @@ class Table:
 
     @property
     def properties(self) -> dict[str, str]:
-        """Delta table properties set when the table is created."""
-        if self.layer == "bronze":
-            # Nobody filters bronze by its fields (silver reads it incrementally), so file
-            # statistics are kept for the lineage columns only: cheaper appends on the stream path.
-            return {"delta.dataSkippingStatsColumns": "_source,_ingested_at,_batch_id"}
+        """Delta table properties set when the table is created (and added to one made without them).
+
+        Bronze and quarantine hold personal data in clear: their commits keep file statistics for
+        the lineage columns only (`personal.STATS_COLUMNS`), never a personal column's min/max.
+        Nobody filters them by their fields either (silver reads bronze incrementally).
+        """
+        if self.layer in STATS_COLUMNS:
+            return {"delta.dataSkippingStatsColumns": STATS_COLUMNS[self.layer]}
+        if self.full_name == ERASURE_REQUESTS:  # holds an ID while the request is pending
+            return {"delta.dataSkippingStatsColumns": "request_id,status,requested_at"}
         return {}
 
 
@@ -118,8 +125,8 @@ _TABLES = [
     _t(
         "silver.office_reports",
         "report_date date, office_id string, staffed_hours double, appointments_scheduled int, "
-        "appointments_attended int, notes string, _source string, _ingested_at timestamp",
-        "One row per (report_date, office_id); the latest file wins.",
+        "appointments_attended int, _source string, _ingested_at timestamp",
+        "One row per (report_date, office_id); the latest file wins (its free-text notes stay in bronze).",
         ("report_date", "office_id"),
     ),
     _t(
@@ -226,6 +233,24 @@ _TABLES = [
         ("path", "rejected_at"),
         {"path": "the file's key under the landing root", "rule": "the landing contract's rule it broke",
          "reason": "why, in one line (never the file's content)"},
+    ),
+    _t(
+        "ops.erasure_requests",
+        "request_id string, national_id string, status string, requested_by string, requested_at timestamp, "
+        "erased_at timestamp",
+        "Requests to erase a citizen: pending with the national ID, done without it (the ID is removed "
+        "and the table purged when the erasure has run).",
+        ("request_id",),
+        {"request_id": "er- and 16 hex digits of the ID's HMAC: the same person, the same request",
+         "national_id": "set while pending only"},
+    ),
+    _t(
+        "ops.erasures",
+        "erasure_id string, requested_by string, started_at timestamp, finished_at timestamp, "
+        "request_ids array<string>, rows map<string, bigint>, files_rewritten bigint, files_deleted bigint",
+        "The audit of erasures: one row per run of `lakehouse erase` (never an ID).",
+        ("erasure_id",),
+        {"rows": "rows deleted per table", "files_rewritten": "landing files rewritten without the person's lines"},
     ),
 ]
 

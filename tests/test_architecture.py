@@ -14,8 +14,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "lakehouse"
 
 # Transformations and their helpers: pure functions of DataFrames and Columns.
-TRANSFORMS = ("lakehouse.contract", "lakehouse.functions", "lakehouse.quality", "lakehouse.bronze",
-              "lakehouse.silver", "lakehouse.gold")
+TRANSFORMS = ("lakehouse.contract", "lakehouse.personal", "lakehouse.functions", "lakehouse.quality",
+              "lakehouse.bronze", "lakehouse.silver", "lakehouse.gold")
 APP = ("lakehouse.app", "lakehouse.cli")
 # What each room must not import (a module prefix matches the package and everything in it).
 FORBIDDEN_IMPORTS = {

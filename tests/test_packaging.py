@@ -26,6 +26,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from lakehouse.cli import main
+from lakehouse.config import SecretRef
 from lakehouse.sources.postgres import Endpoint, connect
 from lakehouse.storage import delta
 
@@ -249,12 +250,15 @@ def test_every_import_of_the_product_is_a_declared_requirement() -> None:
 
 
 def test_the_ingest_step_runs_on_the_node_through_spark_submit(node: Node, spark: SparkSession,
-                                                                registry_db: Endpoint, tmp_path: Path) -> None:
+                                                                registry_db: Endpoint, pg_secrets: dict[str, SecretRef],
+                                                                tmp_path: Path) -> None:
     # The registry is a real PostgreSQL reached through JDBC, as RDS is from a cluster: the step needs
     # the PostgreSQL driver, which no Python requirement brings (the cluster's Delta jars and that
     # driver go in with --jars, as `lakehouse emr submit` passes it).
     root = str(tmp_path / "lake")
-    jdbc = [f"--set=registry.jdbc_url={registry_db.jdbc_url}", f"--set=registry.user={registry_db.user}"]
+    # The password as a file reference (as Secrets Manager's would be on a cluster), never on the command line.
+    jdbc = [f"--set=registry.jdbc_url={registry_db.jdbc_url}", f"--set=registry.user={registry_db.user}",
+            f"--set=registry.password={{file: {pg_secrets['password'].file}}}"]
     generate = ["--root", root, "--set=registry.mode=jdbc", *jdbc, "generate", "--days", "2", "--offices", "4",
                 "--enrollments", "20"]
     assert main(generate) == 0
@@ -267,7 +271,7 @@ def test_the_ingest_step_runs_on_the_node_through_spark_submit(node: Node, spark
     done = subprocess.run(
         [str(bin_dir / "spark-submit"), "--master", "local[2]", "--driver-memory", "1g", "--jars", jars,
          str(PROJECT / "jobs" / "ingest_batch.py"), "--config", "emr", "--root", root, *jdbc,
-         "--set=registry.password=null", "--set=spark.shuffle_partitions=2"],
+         "--set=spark.shuffle_partitions=2"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "ingest  succeeded" in done.stdout

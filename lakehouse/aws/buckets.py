@@ -3,7 +3,8 @@
 `ensure_bucket` creates the bucket if it is missing and sets, every time (idempotently):
 - default encryption SSE-KMS with the lake's key, S3 Bucket Keys on (fewer KMS calls, lower cost);
 - public access blocked;
-- a bucket policy denying any request without TLS (`aws:SecureTransport`), and any upload that
+- a bucket policy denying any request without TLS (`aws:SecureTransport`) or over TLS older than
+  1.2 (`s3:TlsVersion`), and any upload that
   names another algorithm than `aws:kms` or another KMS key than the lake's (an upload that names
   none gets the default encryption, with the same key).
 """
@@ -25,19 +26,15 @@ def split_uri(location: str) -> tuple[str, str]:
 
 
 def bucket_policy(bucket: str, kms_key: str) -> dict[str, Any]:
-    """The lake bucket's policy: TLS only, SSE-KMS only, the lake's key only."""
+    """The lake bucket's policy: TLS 1.2 or later only, SSE-KMS only, the lake's key only."""
     bucket_arn = f"arn:aws:s3:::{bucket}"
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyRequestsWithoutTLS",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            *({"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+               "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": condition}
+              for sid, condition in (("DenyRequestsWithoutTLS", {"Bool": {"aws:SecureTransport": "false"}}),
+                                     ("DenyTLSBelow12", {"NumericLessThan": {"s3:TlsVersion": "1.2"}}))),
             {
                 "Sid": "DenyUploadsWithAnotherAlgorithm",
                 "Effect": "Deny",
@@ -103,7 +100,8 @@ def ensure_bucket(s3: Any, bucket: str, region: str, kms_key: str, with_policy: 
                 "public access blocked")
     if with_policy:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket, kms_key)))
-        done.append(f"bucket {bucket}: policy denies requests without TLS and uploads not SSE-KMS with the lake's key")
+        done.append(f"bucket {bucket}: policy denies requests without TLS 1.2+ and uploads not SSE-KMS "
+                    "with the lake's key")
     else:
         done.append(f"bucket {bucket}: policy not put (the local stand-in cannot evaluate its conditions)")
     return done

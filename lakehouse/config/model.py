@@ -90,7 +90,9 @@ class DatabaseConfig:
     user: str
     embedded_dir: str | None = None
     jdbc_url: str | None = None
-    password: SecretRef | None = None
+    rds_instance: str | None = None  # its RDS instance id: then it must be StorageEncrypted, and sslmode=require
+    password: SecretRef | None = None  # the role's; the embedded server takes no connection without one
+    embedded_admin_password: SecretRef | None = None  # embedded: the server's superuser (`postgres`)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,20 @@ class RegistryConfig(DatabaseConfig):
 
 @dataclass(frozen=True)
 class SecurityConfig:
+    """How personal data is protected.
+
+    Attributes:
+        hmac_key: the key of `citizen_key` (HMAC-SHA256 of the national ID): a reference.
+        leak_scan: after every step writing outside bronze and quarantine, look for bronze's
+            national IDs and names in what it wrote, and fail the run if one is found.
+        erasure_retention_hours: how long files an erasure removed from a table stay on storage
+            before its VACUUM deletes them (the table's `delta.deletedFileRetentionDuration`): the
+            erasure's reach into time travel. 0 locally; a week on AWS lets running readers finish.
+    """
+
     hmac_key: SecretRef
+    leak_scan: bool = True
+    erasure_retention_hours: int = 0
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,28 @@ class EmrConfig:
     security_configuration: str  # the name of the EMR security configuration (conf/emr/security.yaml)
     idle_timeout_seconds: int  # the auto-termination policy: an idle cluster ends after this long
     subnet_id: str | None = None  # Instances.Ec2SubnetId; null: EMR picks the default VPC's
+    # s3://.../certs.zip: the PEM zip of in-transit TLS (your CA's); null: deploy makes a self-signed one
+    tls_certificates: str | None = None
+
+
+@dataclass(frozen=True)
+class IamConfig:
+    """`lakehouse iam write`: the account the policies of `conf/iam/` name, and the roles' names.
+
+    `api_secret` is the Secrets Manager id of the PostgreSQL read-only password the API uses.
+    """
+
+    account_id: str | None = None
+    partition: str = "aws"
+    ingestion_role: str = "lakehouse-ingestion"
+    publisher_role: str = "lakehouse-publisher"
+    exporter_role: str = "lakehouse-exporter"
+    analyst_role: str = "lakehouse-analyst"
+    api_role: str = "lakehouse-api"
+    erasure_role: str = "lakehouse-erasure"
+    key_admin_role: str = "lakehouse-key-admin"
+    emr_service_role: str = "EMR_DefaultRole"  # the cluster's ServiceRole: it encrypts the EBS volumes
+    api_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +226,7 @@ class Config:
     export: ExportConfig
     dashboard: DashboardConfig
     emr: EmrConfig
+    iam: IamConfig = field(default_factory=IamConfig)
 
     @property
     def root(self) -> str:

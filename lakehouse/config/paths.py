@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import TypeVar
 
-from lakehouse.config.model import Config, DashboardConfig
+from lakehouse.config.model import Config, DashboardConfig, DatabaseConfig, SecretRef
 from lakehouse.errors import ConfigError
 
 # lakehouse/config/paths.py -> the project folder (the one holding conf/ and lakehouse/).
@@ -18,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # exists nowhere else (setup.py). In the project folder, or installed from it in editable mode, conf/.
 _PACKAGED_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else PROJECT_ROOT / "conf"
+
+D = TypeVar("D", bound=DatabaseConfig)
 
 
 def resolve_paths(config: Config) -> Config:
@@ -40,12 +43,20 @@ def resolve_paths(config: Config) -> Config:
     def place(path: str | None) -> str | None:
         return under_root(path.replace("{local}", local), root) if path is not None else None
 
-    registry = dataclasses.replace(config.registry, embedded_dir=place(config.registry.embedded_dir))
+    def place_ref(ref: SecretRef | None) -> SecretRef | None:
+        return dataclasses.replace(ref, file=place(ref.file)) if ref and ref.file else ref
+
+    def place_database(settings: D) -> D:
+        return dataclasses.replace(settings, embedded_dir=place(settings.embedded_dir),
+                                   password=place_ref(settings.password),
+                                   embedded_admin_password=place_ref(settings.embedded_admin_password))
+
+    registry = place_database(config.registry)
     key = config.security.hmac_key
     if key.file:
         key = dataclasses.replace(key, file=place(key.file))
     security = dataclasses.replace(config.security, hmac_key=key)
-    export = dataclasses.replace(config.export, embedded_dir=place(config.export.embedded_dir))
+    export = place_database(config.export)
     athena_output = config.catalog.athena_output.replace("{root}", root)
     catalog = dataclasses.replace(config.catalog, athena_output=athena_output)
     dashboard = DashboardConfig(place(config.dashboard.path) or "")

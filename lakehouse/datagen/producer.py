@@ -85,12 +85,19 @@ class ProduceSummary:
         ])
 
 
-def ensure_stream(client: Any, name: str, shards: int, *, timeout: float = 60.0,
+def ensure_stream(client: Any, name: str, shards: int, *, kms_key: str | None = None, timeout: float = 60.0,
                   clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Create the stream with `shards` shards unless it exists, then wait until it is ACTIVE.
+    """Create the stream with `shards` shards unless it exists, wait until it is ACTIVE, and, with
+    `kms_key`, make sure its records are encrypted at rest with that key.
 
-    A stream that exists with another number of open shards is used as it is (with a warning):
-    resharding is an operator's decision, not a producer's.
+    CreateStream takes no encryption: a new stream is encrypted by StartStreamEncryption once it
+    is ACTIVE (records put before that are not, so the producer puts none until then). A stream
+    that is not encrypted, or under another key, is switched to `kms_key` (only records put from
+    then on are encrypted with it). A stream that exists with another number of open shards is used
+    as it is (with a warning): resharding is an operator's decision, not a producer's.
+
+    Args:
+        kms_key: A KMS key ARN or alias (`alias/aws/kinesis` is Kinesis' AWS-managed key).
 
     Raises:
         SourceError: the stream is being deleted, or is not ACTIVE within `timeout` seconds.
@@ -104,7 +111,18 @@ def ensure_stream(client: Any, name: str, shards: int, *, timeout: float = 60.0,
         except ClientError as err:
             if _code(err) != "ResourceInUseException":  # else another producer created it just now
                 raise
-    deadline = clock() + timeout
+    summary = _until_active(client, name, clock() + timeout, timeout, sleep, clock)
+    if kms_key and (summary.get("EncryptionType") != "KMS" or summary.get("KeyId") != kms_key):
+        client.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=kms_key)
+        log.info("stream %s: records encrypted with KMS key %s from now on", name, kms_key)
+        summary = _until_active(client, name, clock() + timeout, timeout, sleep, clock)  # UPDATING meanwhile
+    open_shards = summary.get("OpenShardCount")
+    if open_shards is not None and open_shards != shards:
+        log.warning("stream %s exists with %d open shards, not %d; using it as it is", name, open_shards, shards)
+
+
+def _until_active(client: Any, name: str, deadline: float, timeout: float, sleep: Callable[[float], None],
+                  clock: Callable[[], float]) -> dict[str, Any]:
     while (summary := _summary(client, name)) is None or summary["StreamStatus"] != "ACTIVE":
         status = "missing" if summary is None else summary["StreamStatus"]
         if status == "DELETING":
@@ -112,9 +130,7 @@ def ensure_stream(client: Any, name: str, shards: int, *, timeout: float = 60.0,
         if clock() > deadline:
             raise SourceError(f"stream '{name}' is still {status} after {timeout:.0f} s")
         sleep(0.2)
-    open_shards = summary.get("OpenShardCount")
-    if open_shards is not None and open_shards != shards:
-        log.warning("stream %s exists with %d open shards, not %d; using it as it is", name, open_shards, shards)
+    return summary
 
 
 def produce(client: Any, stream: str, rate: float, seconds: float, seed: int = 7, batch_size: int = 500,

@@ -144,14 +144,14 @@ def upload(s3: Any, prefix: Prefix, files: list[tuple[Path, str]], kms_key: str 
 
 
 def _holds(s3: Any, bucket: str, key: str, checksum: str, kms_key: str | None) -> bool:
-    head = _head(s3, bucket, key)
-    if head is None:
+    found = head(s3, bucket, key)
+    if found is None:
         return False
-    same_key = kms_key is None or head.get("SSEKMSKeyId") == kms_key
-    return bool(head.get("ChecksumSHA256") == checksum and same_key)
+    same_key = kms_key is None or found.get("SSEKMSKeyId") == kms_key
+    return bool(found.get("ChecksumSHA256") == checksum and same_key)
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """The object's metadata with its checksum; None when there is no such object."""
     try:
         head: dict[str, Any] = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
@@ -167,7 +167,7 @@ def require_objects(s3: Any, uris: list[str]) -> None:
     missing = []
     for uri in uris:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        if _head(s3, bucket, key) is None:
+        if head(s3, bucket, key) is None:
             missing.append(uri)
     if missing:
         raise LakehouseError(f"not deployed: {', '.join(missing)} (run `lakehouse emr deploy` first)")

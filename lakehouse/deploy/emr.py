@@ -4,10 +4,11 @@ of `spark-submit`.
 
 The YAML files are the request in the EMR API's own names. A string may hold placeholders:
 `{prefix}`, `{wheel}`, `{kms_key}`, `{cluster_name}`, `{security_configuration}`,
-`{idle_timeout_seconds}`, `{subnet_id}`; a string that is one placeholder alone takes the value's
+`{idle_timeout_seconds}`, `{subnet_id}`, `{tls_certificates}`; a string that is one placeholder alone takes the value's
 own type (an integer stays an integer), and a key whose placeholder is null (only `{subnet_id}` may
 be) is left out. The filled request is checked against botocore's model of RunJobFlow before it
-is sent, so a wrong name or type stops with one line naming the field.
+is sent, so a wrong name or type stops with one line naming the field; the security configuration,
+a JSON string to the API, is also checked against the structure the EMR docs give it.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 import botocore.session
 import yaml
 from botocore.exceptions import ClientError
+from botocore.model import ShapeResolver
 from botocore.validate import ParamValidator
 
 from lakehouse.errors import ConfigError, LakehouseError, describe
@@ -101,6 +103,102 @@ def validate(request: dict[str, Any], operation: str, source: str) -> None:
     if report.has_errors():
         problems = "; ".join(line.strip() for line in report.generate_report().splitlines() if line.strip())
         raise ConfigError(f"{source}: not a valid {operation} request: {problems}")
+
+
+# The security configuration document's structure, from the EMR docs' reference of its parameters
+# (emr-create-security-configuration.html), as botocore shapes so that botocore's own validator
+# checks names, types and required keys as it does the API's requests; `enum` values and `max`
+# are checked by `_enums_and_maxima` (botocore leaves them to the service).
+_STRING = {"type": "string"}
+_BOOLEAN = {"type": "boolean"}
+SECURITY_CONFIGURATION_SHAPES: dict[str, dict[str, Any]] = {
+    "SecurityConfiguration": {"type": "structure", "required": ["EncryptionConfiguration"], "members": {
+        "EncryptionConfiguration": {"shape": "EncryptionConfiguration"},
+        "InstanceMetadataServiceConfiguration": {"shape": "InstanceMetadataServiceConfiguration"}}},
+    "EncryptionConfiguration": {"type": "structure", "required": [
+        "EnableAtRestEncryption", "EnableInTransitEncryption"], "members": {
+        "EnableAtRestEncryption": {"shape": "Boolean"}, "EnableInTransitEncryption": {"shape": "Boolean"},
+        "AtRestEncryptionConfiguration": {"shape": "AtRestEncryptionConfiguration"},
+        "InTransitEncryptionConfiguration": {"shape": "InTransitEncryptionConfiguration"}}},
+    "AtRestEncryptionConfiguration": {"type": "structure", "members": {
+        "S3EncryptionConfiguration": {"shape": "S3EncryptionConfiguration"},
+        "LocalDiskEncryptionConfiguration": {"shape": "LocalDiskEncryptionConfiguration"}}},
+    "S3EncryptionConfiguration": {"type": "structure", "required": ["EncryptionMode"], "members": {
+        "EncryptionMode": {"shape": "S3EncryptionMode"}, "AwsKmsKey": {"shape": "String"},
+        "S3Object": {"shape": "String"}, "EncryptionKeyProviderClass": {"shape": "String"}}},
+    "S3EncryptionMode": {"type": "string", "enum": ["SSE-S3", "SSE-KMS", "CSE-KMS", "CSE-Custom"]},
+    "LocalDiskEncryptionConfiguration": {"type": "structure", "required": ["EncryptionKeyProviderType"], "members": {
+        "EncryptionKeyProviderType": {"shape": "KeyProviderType"}, "AwsKmsKey": {"shape": "String"},
+        "S3Object": {"shape": "String"}, "EncryptionKeyProviderClass": {"shape": "String"},
+        "EnableEbsEncryption": {"shape": "Boolean"}}},
+    "KeyProviderType": {"type": "string", "enum": ["AwsKms", "Custom"]},
+    "InTransitEncryptionConfiguration": {"type": "structure", "required": ["TLSCertificateConfiguration"],
+                                         "members": {"TLSCertificateConfiguration": {"shape": "TLSCertificates"}}},
+    "TLSCertificates": {"type": "structure", "required": ["CertificateProviderType", "S3Object"], "members": {
+        "CertificateProviderType": {"shape": "CertificateProviderType"}, "S3Object": {"shape": "String"},
+        "CertificateProviderClass": {"shape": "String"}}},
+    "CertificateProviderType": {"type": "string", "enum": ["PEM", "Custom"]},
+    "InstanceMetadataServiceConfiguration": {"type": "structure", "required": [
+        "MinimumInstanceMetadataServiceVersion"], "members": {
+        "MinimumInstanceMetadataServiceVersion": {"shape": "ImdsVersion"},
+        "HttpPutResponseHopLimit": {"shape": "HopLimit"}}},
+    "ImdsVersion": {"type": "integer", "min": 1, "max": 2},
+    "HopLimit": {"type": "integer", "min": 1, "max": 64},
+    "String": _STRING,
+    "Boolean": _BOOLEAN,
+}
+
+
+def validate_security_configuration(name: str, document: dict[str, Any], source: str) -> None:
+    """Check the CreateSecurityConfiguration request against botocore's model, its document against
+    the structure of the EMR docs, and that it protects what the lake needs: S3 SSE-KMS and local
+    disks (EBS included) under the lake's key, TLS between nodes, IMDSv2 required.
+
+    Raises:
+        ConfigError: One line naming `source` and what is wrong.
+    """
+    validate({"Name": name, "SecurityConfiguration": json.dumps(document)}, "CreateSecurityConfiguration", source)
+    shape = ShapeResolver(SECURITY_CONFIGURATION_SHAPES).get_shape_by_name("SecurityConfiguration")
+    report = ParamValidator().validate(document, shape)
+    problems = [line.strip() for line in report.generate_report().splitlines() if line.strip()]
+    problems += _enums_and_maxima(document, shape, "")
+    if problems:
+        raise ConfigError(f"{source}: not a valid EMR security configuration: {'; '.join(problems)}")
+    missing = _unprotected(document)
+    if missing:
+        raise ConfigError(f"{source}: the security configuration must {', '.join(missing)}")
+
+
+def _enums_and_maxima(value: Any, shape: Any, where: str) -> list[str]:
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return [p for key, inner in value.items() if key in shape.members
+                for p in _enums_and_maxima(inner, shape.members[key], f"{where}.{key}".lstrip("."))]
+    enum = getattr(shape, "enum", None)  # string shapes only
+    if enum and value not in enum:
+        return [f"{where} must be one of {', '.join(enum)}, got {value!r}"]
+    maximum = shape.metadata.get("max")
+    if shape.type_name == "integer" and isinstance(value, int) and maximum is not None and value > maximum:
+        return [f"{where} must be at most {maximum}, got {value}"]
+    return []
+
+
+def _unprotected(document: dict[str, Any]) -> list[str]:
+    encryption = document["EncryptionConfiguration"]
+    at_rest = encryption.get("AtRestEncryptionConfiguration", {})
+    s3 = at_rest.get("S3EncryptionConfiguration", {})
+    disks = at_rest.get("LocalDiskEncryptionConfiguration", {})
+    imds = document.get("InstanceMetadataServiceConfiguration", {})
+    needs = {
+        "encrypt at rest (EnableAtRestEncryption)": encryption["EnableAtRestEncryption"] is True,
+        "write S3 with SSE-KMS": s3.get("EncryptionMode") == "SSE-KMS" and bool(s3.get("AwsKmsKey")),
+        "encrypt local disks and EBS with KMS": disks.get("EncryptionKeyProviderType") == "AwsKms"
+        and disks.get("EnableEbsEncryption") is True,
+        "encrypt in transit with TLS certificates (EnableInTransitEncryption, InTransitEncryptionConfiguration)":
+        encryption["EnableInTransitEncryption"] is True and "InTransitEncryptionConfiguration" in encryption,
+        "require IMDSv2 (MinimumInstanceMetadataServiceVersion: 2)": imds.get("MinimumInstanceMetadataServiceVersion")
+        == 2,
+    }
+    return [need for need, met in needs.items() if not met]
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ Where the new key comes from depends on the reference (`security.hmac_key`):
 - an environment variable: the user supplies the new key in another variable (`new_key_env`) and
   points the config (or the old variable) at it afterwards; nothing here can rewrite an environment.
 
-Silver's citizen keys are recomputed from bronze's national IDs as a mapping old key -> new key,
-applied with a MERGE per table (`storage.delta.replace_values`: no value in any predicate). The
-swap happens only after every keyed silver table is re-keyed. A crash before it leaves the old key
+Silver's citizen keys are recomputed from bronze's national IDs (the policy's `hmac` columns,
+`lakehouse.personal`) as a mapping old key -> new key, applied with a MERGE per table
+(`storage.delta.replace_values`: no value in any predicate). The swap happens only after every
+keyed silver table is re-keyed. A crash before it leaves the old key
 in force and the pending one in place: rows already re-keyed match no old key, so running the
 rotation again reuses the pending key and finishes. A crash after it leaves a finished rotation.
 """
@@ -30,13 +31,10 @@ from lakehouse.contract import TABLES
 from lakehouse.errors import ConfigError
 from lakehouse.functions import citizen_key
 from lakehouse.ops.results import Progress, StepResult
+from lakehouse.personal import POLICY
 from lakehouse.security.secret_refs import resolve, secrets_manager
-from lakehouse.silver import events
 from lakehouse.storage import delta
 
-KEY_COLUMN = "citizen_key"
-KEY_SOURCE = events.BRONZE
-KEY_INPUT = "national_id"  # the column of KEY_SOURCE that citizen_key is the HMAC of
 PENDING = "AWSPENDING"
 CURRENT = "AWSCURRENT"
 
@@ -50,38 +48,56 @@ class PendingKey:
     commit: Callable[[], str]  # the swap; returns what the user is told
 
 
-def keyed_tables() -> list[str]:
-    """Every silver table with a `citizen_key` column, from the contract."""
+@dataclass(frozen=True)
+class KeyedColumn:
+    """A column the HMAC key makes: `source.column` (bronze, in clear) becomes `becomes` in silver."""
+
+    source: str
+    column: str
+    becomes: str
+
+
+def keyed_columns() -> list[KeyedColumn]:
+    """Every `hmac` treatment of the personal-data policy (`lakehouse.personal`)."""
+    return [KeyedColumn(source, p.column, str(p.becomes)) for source, columns in sorted(POLICY.items())
+            for p in columns if p.treatment == "hmac"]
+
+
+def keyed_tables(column: str = "citizen_key") -> list[str]:
+    """Every silver table with the keyed `column`, from the contract."""
     return sorted(t.full_name for t in TABLES.values()
-                  if t.layer == "silver" and KEY_COLUMN in t.schema.replace(",", " ").split())
+                  if t.layer == "silver" and column in t.schema.replace(",", " ").split())
 
 
-def key_mapping(bronze: DataFrame, old_key: bytes, new_key: bytes) -> DataFrame:
-    """(old, new): each distinct national ID's citizen key under the old key and under the new one.
+def key_mapping(bronze: DataFrame, column: str, old_key: bytes, new_key: bytes) -> DataFrame:
+    """(old, new): each distinct value's HMAC under the old key and under the new one.
 
-    Grain: one row per distinct non-null national ID of `bronze`; the IDs themselves are not kept.
+    Grain: one row per distinct non-null value of `bronze.<column>`; the values themselves are not kept.
     Example: national IDs "1", "1", "2", null -> (h_old("1"), h_new("1")), (h_old("2"), h_new("2")).
     """
-    ids = bronze.select(KEY_INPUT).where(F.col(KEY_INPUT).isNotNull()).distinct()
-    return ids.select(citizen_key(F.col(KEY_INPUT), old_key).alias("old"),
-                      citizen_key(F.col(KEY_INPUT), new_key).alias("new"))
+    values = bronze.select(column).where(F.col(column).isNotNull()).distinct()
+    return values.select(citizen_key(F.col(column), old_key).alias("old"),
+                         citizen_key(F.col(column), new_key).alias("new"))
 
 
 def rekey_silver(spark: SparkSession, root: str, old_key: bytes, new_key: bytes, progress: Progress) -> StepResult:
-    """Every keyed silver table's citizen keys, from `old_key`'s to `new_key`'s."""
+    """Every keyed silver table's keyed columns, from `old_key`'s HMACs to `new_key`'s."""
     result = StepResult()
-    mapping = key_mapping(delta.read(spark, root, KEY_SOURCE), old_key, new_key).cache()
-    try:
-        for name in keyed_tables():
-            if not delta.exists(spark, root, name):
-                continue
-            updated = delta.replace_values(spark, mapping, root, name, KEY_COLUMN)
-            progress(f"{name}: {updated:,} citizen keys recomputed")
-            result.rows_out += updated
-            if updated:
-                result.versions[name] = delta.version(spark, root, name) or 0
-    finally:
-        mapping.unpersist()
+    for keyed in keyed_columns():
+        if not delta.exists(spark, root, keyed.source):
+            continue
+        mapping = key_mapping(delta.read(spark, root, keyed.source), keyed.column, old_key, new_key).cache()
+        try:
+            for name in keyed_tables(keyed.becomes):
+                if not delta.exists(spark, root, name):
+                    continue
+                updated = delta.replace_values(spark, mapping, root, name, keyed.becomes)
+                progress(f"{name}: {updated:,} values of {keyed.becomes} recomputed")
+                result.rows_out += updated
+                if updated:
+                    result.versions[name] = delta.version(spark, root, name) or 0
+        finally:
+            mapping.unpersist()
     return result
 
 

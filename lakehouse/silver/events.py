@@ -8,7 +8,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.contract import conform
-from lakehouse.functions import citizen_key, parse_date, parse_number, parse_timestamp
+from lakehouse.functions import parse_number, parse_timestamp
+from lakehouse.personal import pseudonymize
 from lakehouse.quality.rules import enrollment_event_rules, with_failed_rules
 from lakehouse.silver import bronze_columns, first_arrival, first_per_key, quarantine_rows, valid_rows
 
@@ -39,8 +40,8 @@ def clean_enrollment_events(validated: DataFrame, hmac_key: bytes) -> DataFrame:
     """Typed, pseudonymized events that passed every error rule.
 
     Grain: one row per `event_id`; of its copies, the first arrival wins (earliest `_ingested_at`,
-    then `_source`). The national ID becomes `citizen_key`; name and birth date are dropped
-    (only `birth_year` is kept).
+    then `_source`). Personal columns are treated as `lakehouse.personal` declares: the national
+    ID becomes `citizen_key`, the birth date `birth_year`, the name is dropped.
 
     Args:
         validated: the output of `validate_enrollment_events`.
@@ -55,6 +56,7 @@ def clean_enrollment_events(validated: DataFrame, hmac_key: bytes) -> DataFrame:
     return conform(
         valid_rows(validated)
         .transform(first_per_key, ["event_id"], first_arrival())
+        .transform(pseudonymize, BRONZE, hmac_key)
         .select(
             "event_id",
             "event_type",
@@ -62,8 +64,8 @@ def clean_enrollment_events(validated: DataFrame, hmac_key: bytes) -> DataFrame:
             F.to_date(event_time).alias("event_date"),
             F.col("schema_version").try_cast("int").alias("schema_version"),
             "enrollment_id",
-            citizen_key(F.col("national_id"), hmac_key).alias("citizen_key"),
-            F.year(parse_date(F.col("birth_date"))).alias("birth_year"),
+            "citizen_key",
+            "birth_year",
             "office_id",
             "channel",
             "operator_id",
@@ -99,11 +101,12 @@ def clean_biometric_validations(validated: DataFrame, hmac_key: bytes) -> DataFr
         .filter(F.col("event_type") == "biometric_validation")
         .withColumn("validation_id", F.col("validation.validation_id"))
         .transform(first_per_key, ["validation_id"], first_arrival())
+        .transform(pseudonymize, BRONZE, hmac_key)
         .select(
             "validation_id",
             "event_id",
             "enrollment_id",
-            citizen_key(F.col("national_id"), hmac_key).alias("citizen_key"),
+            "citizen_key",
             "office_id",
             "channel",
             event_time.alias("event_time"),

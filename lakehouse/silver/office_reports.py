@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.contract import conform
 from lakehouse.functions import parse_count, parse_date, parse_number
+from lakehouse.personal import pseudonymize
 from lakehouse.quality.rules import office_report_rules, with_failed_rules
 from lakehouse.silver import bronze_columns, first_per_key, quarantine_rows, valid_rows
 
@@ -42,6 +43,7 @@ def clean_office_reports(validated: DataFrame) -> DataFrame:
     """
     return (
         valid_rows(validated)
+        .transform(pseudonymize, BRONZE)
         .withColumn("report_date", parse_date(F.col("report_date")))
         .transform(first_per_key, ["report_date", "office_id"], latest_file())
         .select(
@@ -50,7 +52,6 @@ def clean_office_reports(validated: DataFrame) -> DataFrame:
             parse_number(F.col("staffed_hours")).alias("staffed_hours"),
             parse_count(F.col("appointments_scheduled")).alias("appointments_scheduled"),
             parse_count(F.col("appointments_attended")).alias("appointments_attended"),
-            "notes",
             "_source",
             "_ingested_at",
         )

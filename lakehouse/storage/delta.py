@@ -34,13 +34,37 @@ def exists(spark: SparkSession, root: str, name: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path(root, name))
 
 
+# Tables whose contract properties were checked in this process (a table made before a property
+# entered the contract gains it once, on the first write).
+_checked: set[str] = set()
+
+
 def ensure(spark: SparkSession, root: str, name: str) -> None:
-    """Create the table empty, with its contract schema, if it is not there yet."""
+    """Create the table empty, with its contract schema and properties, if it is not there yet; an
+    existing table lacking one of the contract's properties gains it (before anything is written)."""
+    location, wanted = path(root, name), table(name).properties
     if not exists(spark, root, name):
-        builder = DeltaTable.createIfNotExists(spark).location(path(root, name)).addColumns(schema(name))
-        for key, value in table(name).properties.items():
+        builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema(name))
+        for key, value in wanted.items():
             builder = builder.property(key, value)
         builder.execute()
+    elif wanted and location not in _checked:
+        have = _properties(spark, location)
+        missing = {k: v for k, v in wanted.items() if have.get(k) != v}
+        if missing:
+            settings = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
+            spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ({settings})")
+    _checked.add(location)
+
+
+def _properties(spark: SparkSession, location: str) -> dict[str, str]:
+    detail = DeltaTable.forPath(spark, location).detail().first()
+    return dict(detail["properties"] or {}) if detail is not None else {}
+
+
+def properties(spark: SparkSession, root: str, name: str) -> dict[str, str]:
+    """The table's Delta properties as they are now."""
+    return _properties(spark, path(root, name))
 
 
 def read(spark: SparkSession, root: str, name: str, version: int | None = None) -> DataFrame:
@@ -95,7 +119,8 @@ def increments(spark: SparkSession, root: str, name: str, checkpoint: str,
     """
     ensure(spark, root, name)
     writer = (
-        spark.readStream.format("delta").load(path(root, name))
+        # An erasure deletes rows of the table: its commits carry no new rows and are skipped.
+        spark.readStream.format("delta").option("skipChangeCommits", "true").load(path(root, name))
         .writeStream.foreachBatch(handle)
         .option("checkpointLocation", checkpoint)
         .queryName(query_name)
@@ -110,7 +135,12 @@ def increments(spark: SparkSession, root: str, name: str, checkpoint: str,
 
 def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
            txn_version: int | None = None) -> None:
-    """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed."""
+    """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed.
+
+    The table is created first when missing, so it has the contract's properties from its first
+    commit (a plain write would collect statistics on every column)."""
+    if table(name).properties:
+        ensure(df.sparkSession, root, name)
     # mergeSchema: a table written before a metadata column was added to the contract gains it.
     writer = conform(df, name).write.format("delta").mode("append").option("mergeSchema", "true")
     if app_id is not None and txn_version is not None:
@@ -152,9 +182,14 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
     keys = list(keys or table(name).keys)
     new = conform(df, name)
     if not exists(spark, root, name):
-        new.write.format("delta").save(path(root, name))
+        if table(name).properties:
+            ensure(spark, root, name)
+        new.write.format("delta").mode("append").save(path(root, name))
         return True
     current = read(spark, root, name)
+    if current.columns != new.columns:  # the contract dropped or moved a column: rewrite the table
+        overwrite(new, root, name)
+        return True
     if new.exceptAll(current).isEmpty() and current.exceptAll(new).isEmpty():
         return False
     others = [c for c in new.columns if c not in keys]
@@ -166,6 +201,19 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
         merge = merge.whenMatchedUpdateAll(condition=_rows_differ(others))
     merge.whenNotMatchedInsertAll().whenNotMatchedBySourceDelete().execute()
     return True
+
+
+def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple[str, ...] | list[str] | None = None,
+           columns: list[str] | None = None) -> None:
+    """Insert `df`'s rows, updating the rows whose key (by default the contract's) is there already:
+    all their columns, or only `columns` (then no row is inserted: an update of known keys)."""
+    ensure(spark, root, name)
+    merge = (DeltaTable.forPath(spark, path(root, name)).alias("t")
+             .merge(conform(df, name).alias("s"), _key_condition(list(keys or table(name).keys))))
+    if columns is None:
+        merge.whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    else:
+        merge.whenMatchedUpdate(set={c: F.col(f"s.`{c}`") for c in columns}).execute()
 
 
 def replace_values(spark: SparkSession, mapping: DataFrame, root: str, name: str, column: str) -> int:
@@ -188,3 +236,31 @@ def replace_values(spark: SparkSession, mapping: DataFrame, root: str, name: str
 def overwrite(df: DataFrame, root: str, name: str) -> None:
     """Replace the table's contents (and schema) with `df`."""
     conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path(root, name))
+
+
+def delete_matching(spark: SparkSession, root: str, name: str, keys: DataFrame, condition: str) -> int:
+    """Delete the rows of table `name` that match a row of `keys` under `condition` (over `t`, the
+    table, and `s`, the keys), by a MERGE: the commit's predicate names columns, never a value (a
+    `DELETE ... WHERE col = 'x'` would keep 'x' in the log's commit info). Returns rows deleted."""
+    if not exists(spark, root, name):
+        return 0
+    metrics = (DeltaTable.forPath(spark, path(root, name)).alias("t")
+               .merge(keys.alias("s"), condition).whenMatchedDelete().execute())
+    row = metrics.first() if metrics is not None else None
+    return int(row["num_deleted_rows"]) if row is not None else 0
+
+
+def purge(spark: SparkSession, root: str, name: str, retention_hours: int) -> None:
+    """Make rows deleted from the table unreachable: rewrite files that only mark them (deletion
+    vectors: `REORG ... APPLY (PURGE)`), then `VACUUM` the files no version newer than
+    `retention_hours` needs. The table's own `delta.deletedFileRetentionDuration` is set to that
+    retention, which is what satisfies VACUUM's safety check (it is never switched off)."""
+    if not exists(spark, root, name):
+        return
+    location = path(root, name)
+    retention = f"interval {retention_hours} hours"
+    if _properties(spark, location).get("delta.deletedFileRetentionDuration") != retention:
+        spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES "
+                  f"('delta.deletedFileRetentionDuration' = '{retention}')")
+    spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
+    spark.sql(f"VACUUM delta.`{location}` RETAIN {retention_hours} HOURS")

@@ -74,6 +74,42 @@ def write_text(spark: SparkSession, location: str, text: str) -> None:
         raise OSError(f"could not rename {tmp} to {location}")
 
 
+def _codec(spark: SparkSession, path: Any) -> Any:
+    """Hadoop's compression codec for a file name (`.gz`, `.bz2`, `.zst`, ...), or None."""
+    jvm = spark.sparkContext._jvm
+    factory = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[union-attr]
+        spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    return factory.getCodec(path)
+
+
+def read_decoded_text(spark: SparkSession, location: str) -> str:
+    """A text file's content (UTF-8), decompressed by the codec its name names, as Spark reads it."""
+    path, fs = _fs(spark, location)
+    codec = _codec(spark, path)
+    stream = fs.open(path) if codec is None else codec.createInputStream(fs.open(path))
+    try:
+        return str(spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))  # type: ignore[union-attr]
+    finally:
+        stream.close()
+
+
+def write_encoded_text(spark: SparkSession, location: str, text: str) -> None:
+    """Replace a text file, compressed with the codec its name names (written beside it, then
+    renamed over it, like `write_text`)."""
+    path, fs = _fs(spark, location)
+    codec = _codec(spark, path)
+    tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(f"{location}.tmp-{os.getpid()}")  # type: ignore[union-attr]
+    raw = fs.create(tmp, True)
+    out = raw if codec is None else codec.createOutputStream(raw)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    fs.delete(path, False)
+    if not fs.rename(tmp, path):
+        raise OSError(f"could not rename {tmp} to {location}")
+
+
 def read_head(spark: SparkSession, location: str, size: int) -> bytes:
     """The first `size` bytes of a file (all of it when smaller)."""
     path, fs = _fs(spark, location)

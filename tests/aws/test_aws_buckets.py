@@ -63,15 +63,32 @@ def test_the_policy_denies_plain_http_other_algorithms_and_other_keys() -> None:
     assert other_key["Condition"] == {"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY}}
 
 
+def test_the_policy_denies_tls_below_1_2() -> None:
+    statement = {s["Sid"]: s for s in bucket_policy("lake", KEY)["Statement"]}["DenyTLSBelow12"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Resource"] == ["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"]
+    assert statement["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}
+
+
+# parliament 1.6.4 takes a Numeric condition value for an integer only (its pattern is ^\d+$), so
+# AWS's own "s3:TlsVersion < 1.2" is a type mismatch to it, and its action table lacks the key for a
+# few of the actions under s3:*; nothing else may be found.
+TLS_VERSION_FALSE_POSITIVES = {"MISMATCHED_TYPE", "UNKNOWN_CONDITION_FOR_ACTION"}
+
+
 def test_the_policy_passes_the_iam_linter() -> None:
     findings = analyze_policy_string(json.dumps(bucket_policy("lake", KEY)), include_community_auditors=True).findings
-    assert [(f.issue, f.detail) for f in findings] == []
+    assert [(f.issue, f.detail) for f in findings
+            if f.issue not in TLS_VERSION_FALSE_POSITIVES or "s3:TlsVersion" not in f.detail] == []
+    without_tls_version = bucket_policy("lake", KEY)
+    without_tls_version["Statement"] = [s for s in without_tls_version["Statement"] if s["Sid"] != "DenyTLSBelow12"]
+    assert analyze_policy_string(json.dumps(without_tls_version), include_community_auditors=True).findings == []
 
 
 def test_the_linter_does_catch_a_wrong_condition_key() -> None:
     """The lint above can fail: a misspelt condition key is a finding."""
     policy = bucket_policy("lake", KEY)
-    policy["Statement"][1]["Condition"] = {"StringNotEquals": {"s3:x-amz-server-side-encryptionn": "aws:kms"}}
+    policy["Statement"][2]["Condition"] = {"StringNotEquals": {"s3:x-amz-server-side-encryptionn": "aws:kms"}}
     assert analyze_policy_string(json.dumps(policy)).findings
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import secrets
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -335,7 +336,7 @@ def _snapshot(endpoint: Any) -> dict[str, list[tuple[Any, ...]]]:
 def test_registry_rows_and_the_office_that_moves(tmp_path: Path) -> None:
     from lakehouse.local.postgres import EmbeddedPostgres
 
-    server = EmbeddedPostgres(str(tmp_path / "pg"), "registry", "lakehouse")
+    server = EmbeddedPostgres(str(tmp_path / "pg"), "registry", "lakehouse", secrets.token_hex(16), secrets.token_hex(16))
     endpoint = server.start()
     try:
         first = generate(tmp_path / "landing", SETTINGS, part="1", registry=endpoint)

@@ -304,6 +304,57 @@ def test_ensure_stream_creates_once_and_keeps_an_existing_stream(kinesis: Any,
     assert len(kinesis.list_shards(StreamName=name)["Shards"]) == 2
 
 
+def test_ensure_stream_encrypts_a_new_stream_with_the_key(kinesis: Any, lake_kms_key: str) -> None:
+    name = f"encrypted-{uuid.uuid4().hex[:10]}"
+    ensure_stream(kinesis, name, 1, kms_key=lake_kms_key)
+    description = kinesis.describe_stream(StreamName=name)["StreamDescription"]
+    assert (description["EncryptionType"], description["KeyId"]) == ("KMS", lake_kms_key)
+    assert description["StreamStatus"] == "ACTIVE"
+
+
+def test_ensure_stream_encrypts_an_existing_plain_stream_and_moves_one_to_the_configured_key(
+        kinesis: Any, lake_kms_key: str) -> None:
+    name = f"plain-{uuid.uuid4().hex[:10]}"
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["EncryptionType"] == "NONE"
+    ensure_stream(kinesis, name, 1, kms_key="alias/aws/kinesis")
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert (summary["EncryptionType"], summary["KeyId"]) == ("KMS", "alias/aws/kinesis")
+    ensure_stream(kinesis, name, 1, kms_key=lake_kms_key)
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert (summary["EncryptionType"], summary["KeyId"]) == ("KMS", lake_kms_key)
+
+
+@pytest.mark.parametrize("lake_key", [True, False], ids=["the lake's key", "no lake key"])
+def test_produce_creates_the_stream_encrypted(local_aws: LocalAws, kinesis: Any, lake_kms_key: str,
+                                              lake_key: bool) -> None:
+    """`lakehouse produce`: the lake's key when config names one, else Kinesis' AWS-managed key."""
+    from lakehouse.cli import main
+
+    name = f"produced-{uuid.uuid4().hex[:10]}"
+    settings = ["--set", f"aws.endpoint_url={local_aws.url}", "--set", f"stream.name={name}",
+                "--set", "stream.shards=1"]
+    if lake_key:
+        settings += ["--set", f"storage.kms_key={lake_kms_key}"]
+    assert main([*settings, "produce", "--events", "3"]) == 0
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert (summary["EncryptionType"], summary["KeyId"]) == ("KMS", lake_kms_key if lake_key else "alias/aws/kinesis")
+    assert len(read_stream(kinesis, name)) == 3
+
+
+def test_the_local_stand_in_streams_under_its_own_key(local_aws: LocalAws) -> None:
+    """No lake key locally (a folder root): the stream still rests under KMS, the stand-in's key."""
+    from lakehouse.app import stream_kms_key
+    from lakehouse.config import load_config
+
+    config = load_config("local")
+    assert (config.aws.endpoint_url, config.storage.kms_key) == ("local", None)
+    key = stream_kms_key(config, local_aws.url)
+    kms = clients.client("kms", "us-east-1", local_aws.url)
+    alias = next(a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/lakehouse-local")
+    assert key == kms.describe_key(KeyId=alias["TargetKeyId"])["KeyMetadata"]["Arn"]
+
+
 def test_synthetic_events_follow_the_contract() -> None:
     records = list(islice(synthetic_records(11, START), 6_000))
     own_kinds: Counter[str] = Counter()

@@ -37,6 +37,7 @@ PREFIX = f"s3://{BUCKET}/releases/current"
 WHEEL = f"lakehouse-{importlib.metadata.version('lakehouse')}-py3-none-any.whl"
 SUBNET = "subnet-0123456789abcdef0"
 IDLE_SECONDS = 5400  # not the base.yaml value (3600), so the test sees the override arrive
+CERTIFICATES = "security/emr-tls-certs.zip"  # the self-signed PEM zip deploy makes (README)
 
 
 @dataclass
@@ -98,7 +99,7 @@ def _keys(s3: Any, prefix: str) -> list[str]:
 def test_deploy_uploads_every_file_under_its_name(deployed: Deployed) -> None:
     s3 = deployed.client("s3")
     names = sorted(k.removeprefix("releases/current/") for k in _keys(s3, "releases/current/"))
-    expected = sorted([f"artifacts/{WHEEL}", "jars/postgresql-42.7.8.jar", *_project_files()])
+    expected = sorted([f"artifacts/{WHEEL}", "jars/postgresql-42.7.8.jar", CERTIFICATES, *_project_files()])
     assert names == expected
     # The names the cluster and the steps use, spelled out.
     assert {"bootstrap_actions/install_lakehouse.sh", "jobs/build_gold.py", "jobs/ingest_batch.py",
@@ -137,7 +138,7 @@ def test_without_a_key_the_objects_take_the_bucket_default(deployed: Deployed) -
                                       kms=False))
     assert code == 0, err
     keys = _keys(s3, "plain/")
-    assert len(keys) == len(_project_files()) + 2
+    assert len(keys) == len(_project_files()) + 3  # the wheel, the JDBC jar, the TLS certificates
     assert all(s3.head_object(Bucket=BUCKET, Key=k).get("ServerSideEncryption") != "aws:kms" for k in keys)
 
 
@@ -298,8 +299,8 @@ def test_the_cluster_emr_describes(deployed: Deployed, cluster: Cluster) -> None
 
 
 @pytest.mark.slow
-def test_the_security_configuration_encrypts_s3_and_local_disks_with_the_key(deployed: Deployed,
-                                                                             cluster: Cluster) -> None:
+def test_the_security_configuration_encrypts_at_rest_and_in_transit_and_requires_imdsv2(
+        deployed: Deployed, cluster: Cluster) -> None:
     found = deployed.client("emr").describe_security_configuration(Name="lakehouse-at-rest-kms")
     assert json.loads(found["SecurityConfiguration"]) == {"EncryptionConfiguration": {
         "EnableAtRestEncryption": True,
@@ -307,7 +308,42 @@ def test_the_security_configuration_encrypts_s3_and_local_disks_with_the_key(dep
             "S3EncryptionConfiguration": {"EncryptionMode": "SSE-KMS", "AwsKmsKey": deployed.kms_key},
             "LocalDiskEncryptionConfiguration": {"EncryptionKeyProviderType": "AwsKms", "AwsKmsKey": deployed.kms_key,
                                                  "EnableEbsEncryption": True}},
-        "EnableInTransitEncryption": False}}
+        "EnableInTransitEncryption": True,
+        "InTransitEncryptionConfiguration": {"TLSCertificateConfiguration": {
+            "CertificateProviderType": "PEM", "S3Object": f"{PREFIX}/{CERTIFICATES}"}}},
+        "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": 2,
+                                                 "HttpPutResponseHopLimit": 1}}
+
+
+@pytest.mark.slow
+def test_deploy_puts_a_self_signed_pem_zip_for_tls_once(deployed: Deployed) -> None:
+    from cryptography import x509
+
+    s3 = deployed.client("s3")
+    head = s3.head_object(Bucket=BUCKET, Key=f"releases/current/{CERTIFICATES}")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", deployed.kms_key)
+    body = s3.get_object(Bucket=BUCKET, Key=f"releases/current/{CERTIFICATES}")["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert sorted(archive.namelist()) == ["certificateChain.pem", "privateKey.pem", "trustedCertificates.pem"]
+        certificate = x509.load_pem_x509_certificate(archive.read("certificateChain.pem"))
+    common_name = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value
+    assert common_name == "*.ec2.internal"  # the nodes' names in us-east-1
+    code, out, err = _run(deployed.args("deploy", "--prefix", PREFIX, "--wheel", str(deployed.wheel)))
+    assert code == 0, err
+    assert f"unchanged  {len(body):>12,}  {CERTIFICATES}" in out  # kept, not made again
+    assert s3.get_object(Bucket=BUCKET, Key=f"releases/current/{CERTIFICATES}")["Body"].read() == body
+
+
+@pytest.mark.slow
+def test_a_cluster_naming_missing_certificates_is_refused(deployed: Deployed,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    emr = deployed.client("emr")
+    clusters = len(emr.list_clusters()["Clusters"])
+    missing = f"s3://{BUCKET}/own-ca/missing-certs.zip"
+    argv = ["--set", f"emr.tls_certificates={missing}", *deployed.args("create-cluster", "--prefix", PREFIX)]
+    assert main(argv) == 1
+    assert f"not deployed: {missing}" in capsys.readouterr().err
+    assert len(emr.list_clusters()["Clusters"]) == clusters
 
 
 @pytest.mark.slow
@@ -391,7 +427,8 @@ def test_a_cluster_without_a_deploy_is_refused(local_aws: LocalAws, capsys: pyte
     assert code == 1
     assert capsys.readouterr().err.strip() == (
         "lakehouse emr: error: not deployed: s3://lakehouse-empty-deploy/p/bootstrap_actions/install_lakehouse.sh, "
-        f"s3://lakehouse-empty-deploy/p/artifacts/{WHEEL} (run `lakehouse emr deploy` first)")
+        f"s3://lakehouse-empty-deploy/p/artifacts/{WHEEL}, s3://lakehouse-empty-deploy/p/{CERTIFICATES} "
+        "(run `lakehouse emr deploy` first)")
 
 
 def _step(name: str, job: str, *jars: str) -> dict[str, Any]:

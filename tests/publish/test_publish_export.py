@@ -265,7 +265,8 @@ def progress(text: str) -> None:
 
 root, port, database = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 spark = get_spark(load_config("local", {"storage.root": root}).spark)
-export_gold(spark, root, Endpoint("127.0.0.1", port, database, "lakehouse"), "gold", progress,
+endpoint = Endpoint("127.0.0.1", port, database, "lakehouse", os.environ["LAKEHOUSE_TEST_PG_PASSWORD"])
+export_gold(spark, root, endpoint, "gold", progress,
             after_table_loaded=killed_after_two_tables)
 """
 
@@ -284,7 +285,7 @@ def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
         _write(spark, tmp_path, name, rows)
 
     # Three tables to export; the process dies after loading two of them, before the swap.
-    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "1g"}
+    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "1g", "LAKEHOUSE_TEST_PG_PASSWORD": export_db.password or ""}
     killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path), str(export_db.port), export_db.database],
                             env=env, capture_output=True, text=True, timeout=600)
     assert killed.returncode == 137, killed.stderr[-2000:]
@@ -301,11 +302,13 @@ def test_a_killed_export_leaves_the_previous_tables_and_a_rerun_completes(
 
 
 def test_run_export_records_what_the_export_did(
-        spark: SparkSession, tmp_path: Path, pg_server: EmbeddedPostgres, export_db: Endpoint) -> None:
+        spark: SparkSession, tmp_path: Path, pg_server: EmbeddedPostgres, pg_secrets: dict[str, SecretRef],
+        export_db: Endpoint) -> None:
     _write_gold(spark, tmp_path)
     _write(spark, tmp_path, "gold.dim_date", GOLD["gold.dim_date"][:1])  # its version 1, one row
     config = dataclasses.replace(load_config("local", {"storage.root": str(tmp_path)}), export=ExportConfig(
-        "embedded", export_db.database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir)))
+        "embedded", export_db.database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir),
+        **pg_secrets))
 
     first, second = app.run_export(spark, config), app.run_export(spark, config)
 
@@ -324,9 +327,10 @@ def test_run_export_records_what_the_export_did(
 
 
 def test_export_endpoint_embedded_reuses_the_server_and_jdbc_fails_in_one_line(
-        pg_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> None:
+        pg_server: EmbeddedPostgres, pg_secrets: dict[str, SecretRef], monkeypatch: pytest.MonkeyPatch) -> None:
     database = f"x_{uuid.uuid4().hex[:12]}"
-    embedded = ExportConfig("embedded", database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir))
+    embedded = ExportConfig("embedded", database, "lakehouse", schema=SCHEMA, embedded_dir=str(pg_server.data_dir),
+                            **pg_secrets)
     with app.database("export", embedded) as endpoint:
         assert (endpoint.port, endpoint.database) == (pg_server.port, database)
         with connect(endpoint) as conn:

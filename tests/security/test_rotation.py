@@ -151,6 +151,8 @@ def test_a_rotation_that_crashed_midway_keeps_the_old_key_and_a_rerun_finishes(
 
 
 def test_the_keyed_tables_are_the_silver_tables_with_a_citizen_key() -> None:
+    assert [(k.source, k.column, k.becomes) for k in rotation.keyed_columns()] == [
+        ("bronze.enrollment_events", "national_id", "citizen_key")]
     assert rotation.keyed_tables() == [VALIDATIONS, EVENTS]
 
 

@@ -2,9 +2,9 @@
 
 The steps run as `lakehouse` commands in subprocesses, in the order of `make demo`, with `--verbose`,
 Spark's WARN log and Spark's event log on (uncompressed, so its JSON is what is searched). The HMAC
-key comes through an environment reference (`security.hmac_key.env`); the registry's and the
-export's password through Secrets Manager references (the moto stand-in's), the databases reached in
-`jdbc` mode on a PostgreSQL server the test keeps running. Then every file under the test's folder
+key comes through an environment reference (`security.hmac_key.env`); the embedded PostgreSQL's
+passwords (its role's and its superuser's, for the registry and the export) through Secrets
+Manager references (the moto stand-in's). Then every file under the test's folder
 (the lake and its local folder: Delta logs, checkpoints, Parquet, stream checkpoints, the dashboard,
 the ops tables, the embedded database's folder; the event log, Spark's local dir, TMPDIR, and each
 command's stdout and stderr) is searched for each secret as text, UTF-16, hex and base64. Parquet
@@ -39,7 +39,6 @@ from pyspark.sql import SparkSession
 
 from lakehouse.aws.clients import LOCAL_CREDENTIALS, client
 from lakehouse.local import aws
-from lakehouse.local.postgres import EmbeddedPostgres
 from lakehouse.silver.events import clean_enrollment_events, validate_enrollment_events
 from lakehouse.storage import delta
 
@@ -47,6 +46,7 @@ pytestmark = pytest.mark.slow
 
 KEY_ENV = "LH_HYGIENE_HMAC_KEY"
 PASSWORD_SECRET = "lakehouse-test/hygiene/db-password"
+ADMIN_SECRET = "lakehouse-test/hygiene/db-admin-password"
 PRODUCED = 40
 
 
@@ -115,7 +115,7 @@ def _environment(tmp_path: Path, key: str, endpoint: str | None) -> dict[str, st
     return env
 
 
-def _options(tmp_path: Path, root: Path, pg_port: int | None) -> list[str]:
+def _options(tmp_path: Path, root: Path) -> list[str]:
     events, local = tmp_path / "eventlog", tmp_path / "spark-local"
     events.mkdir(exist_ok=True)  # Spark requires the event log's folder to exist
     settings = {
@@ -125,11 +125,10 @@ def _options(tmp_path: Path, root: Path, pg_port: int | None) -> list[str]:
         "spark.extra.spark.eventLog.enabled": "true", "spark.extra.spark.eventLog.dir": events.as_uri(),
         "spark.extra.spark.eventLog.compress": "false", "spark.extra.spark.local.dir": str(local),
     }
-    if pg_port is not None:
-        for section, database in (("registry", "registry"), ("export", "analytics")):
-            settings.update({f"{section}.mode": "jdbc", f"{section}.embedded_dir": "null",
-                             f"{section}.jdbc_url": f"jdbc:postgresql://127.0.0.1:{pg_port}/{database}",
-                             f"{section}.password.secrets_manager": PASSWORD_SECRET})
+    for section in ("registry", "export"):  # one embedded server: the same two passwords in both
+        for field, secret in (("password", PASSWORD_SECRET), ("embedded_admin_password", ADMIN_SECRET)):
+            settings.update({f"{section}.{field}.file": "null", f"{section}.{field}.create_if_missing": "false",
+                             f"{section}.{field}.secrets_manager": secret})
     return ["--root", str(root), "--verbose", *[a for k, v in settings.items() for a in ("--set", f"{k}={v}")]]
 
 
@@ -148,26 +147,23 @@ def _lakehouse(tmp_path: Path, options: list[str], env: dict[str, str], *args: s
 
 def test_the_whole_pipeline_leaves_no_trace_of_a_secret(spark: SparkSession, tmp_path: Path) -> None:
     key = f"hygiene-hmac-{secrets.token_hex(24)}"
-    password = f"hygiene-pw-{secrets.token_hex(16)}"
+    password, admin = f"hygiene-pw-{secrets.token_hex(16)}", f"hygiene-admin-{secrets.token_hex(16)}"
     root = tmp_path / "lake"
     base_env = _environment(tmp_path, key, None)
     _lakehouse(tmp_path, ["--root", str(root)], base_env, "aws", "start")
-    server = EmbeddedPostgres(str(root / "_registry_pg"), "registry", "lakehouse")
     try:
         stand_in = aws.running(str(root))
         assert stand_in is not None
-        client("secretsmanager", "us-east-1", stand_in.url).create_secret(Name=PASSWORD_SECRET, SecretString=password)
-        server.start()
-        server.database_endpoint("analytics")
-        options = _options(tmp_path, root, server.port)
-        env = _environment(tmp_path, key, stand_in.url)
+        sm = client("secretsmanager", "us-east-1", stand_in.url)
+        sm.create_secret(Name=PASSWORD_SECRET, SecretString=password)
+        sm.create_secret(Name=ADMIN_SECRET, SecretString=admin)
+        options, env = _options(tmp_path, root), _environment(tmp_path, key, stand_in.url)
         small = ("--enrollments", "60", "--days", "3", "--offices", "4")
         outputs = [_lakehouse(tmp_path, options, env, *args) for args in (
             ("generate", "--part", "1", *small), ("run", "--no-summary"), ("generate", "--part", "2", *small),
             ("produce", "--events", str(PRODUCED)), ("stream", "--available-now"), ("run",), ("publish",),
             ("export",), ("dashboard",))]
     finally:
-        server.stop()
         subprocess.run([sys.executable, "-m", "lakehouse.cli", "--root", str(root), "aws", "stop"], env=base_env,
                        timeout=60, capture_output=True)
     assert "stream  succeeded" in outputs[4] and "export  succeeded" in outputs[7]
@@ -186,7 +182,7 @@ def test_the_whole_pipeline_leaves_no_trace_of_a_secret(spark: SparkSession, tmp
     plans = [e["physicalPlanDescription"] for e in events if e["Event"].endswith(".SparkListenerSQLExecutionStart")]
     assert any("ArrowEvalPython" in plan and "citizen_key(" in plan for plan in plans)
 
-    found = leaks(tmp_path, {"hmac key": key, "database password": password})
+    found = leaks(tmp_path, {"hmac key": key, "database password": password, "admin password": admin})
     assert found == [], "secrets found:\n" + "\n".join(found)
 
     _assert_the_session_holds_no_key(spark, root, key)

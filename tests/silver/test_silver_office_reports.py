@@ -51,10 +51,10 @@ def test_latest_valid_file_wins_per_office_and_day(spark: SparkSession) -> None:
     ])
     actual = clean_office_reports(validate_office_reports(bronze))
     expected = _silver(spark, [
-        (dt.date(2026, 11, 20), "OF-1", 7.5, 10, 10, "late fix", "b.xlsx:2", T1),
-        (dt.date(2026, 11, 20), "OF-2", 8.0, 10, 4, None, "c.csv:2", T0),
-        (dt.date(2026, 11, 21), "OF-1", 8.0, 10, 5, None, "e.csv:2", T0),
-        (dt.date(2026, 11, 21), "OF-3", 8.0, 10, 2, None, "h.csv:2", T0),
+        (dt.date(2026, 11, 20), "OF-1", 7.5, 10, 10, "b.xlsx:2", T1),
+        (dt.date(2026, 11, 20), "OF-2", 8.0, 10, 4, "c.csv:2", T0),
+        (dt.date(2026, 11, 21), "OF-1", 8.0, 10, 5, "e.csv:2", T0),
+        (dt.date(2026, 11, 21), "OF-3", 8.0, 10, 2, "h.csv:2", T0),
     ])
     assert_df_equality(actual, expected, ignore_nullable=True, ignore_row_order=True)
 
@@ -84,6 +84,6 @@ def test_failing_rows_go_to_quarantine(spark: SparkSession) -> None:
         "_failed_rules", "_quarantined_at"]
     assert_df_equality(
         clean_office_reports(validated),
-        _silver(spark, [(dt.date(2026, 11, 20), "OF-1", 8.0, 10, 9, None, "a.csv:2", T0)]),
+        _silver(spark, [(dt.date(2026, 11, 20), "OF-1", 8.0, 10, 9, "a.csv:2", T0)]),
         ignore_nullable=True,
     )

@@ -367,6 +367,21 @@ def run_erase(spark: SparkSession, config: Config, national_ids: list[str], requ
     return reports
 
 
+def rotate_key(spark: SparkSession, config: Config, new_key_env: str | None = None) -> list[StepReport]:
+    """A new HMAC key: silver's citizen keys recomputed, the key swapped, then gold and the export.
+
+    A key file or a Secrets Manager secret gets a generated key; a key in an environment variable
+    takes the new one from `new_key_env` (`lakehouse.security.rotation`).
+    """
+    from lakehouse.security.rotation import rotate
+
+    check_silver(spark, config.root)
+    run_id = new_run_id("rotate-key")
+    rotated = _step(spark, config, "rotate-key", lambda report: rotate(
+        spark, config.root, config.security.hmac_key, report.progress, new_key_env), run_id)
+    return [rotated, run_gold(spark, config, run_id), run_export(spark, config, run_id)]
+
+
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:
     """Everything, end to end: ingest, silver, gold, under one run id."""
     run_id = new_run_id("run")

@@ -1,7 +1,7 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam, erase.
+storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam, erase, rotate-key.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -242,6 +242,13 @@ def cmd_dq(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_key(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import app
+
+    _print_reports(app.rotate_key(_spark(config), config, args.new_key_env))
+    return 0
+
+
 def format_rows(header: list[str], rows: list[tuple[Any, ...]]) -> str:
     """A plain text table."""
     cells = [[("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
@@ -348,6 +355,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)
     sub.add_parser("dashboard", help="write the KPI dashboard (one self-contained HTML file)").set_defaults(
         func=cmd_dashboard)
+    rk = sub.add_parser("rotate-key", help="a new HMAC key: silver's citizen keys, then gold and the export follow")
+    rk.add_argument("--new-key-env", help="the variable holding the new key, when security.hmac_key is an "
+                    "environment variable (a key file or a Secrets Manager secret gets a generated key)")
+    rk.set_defaults(func=cmd_rotate_key)
     lm = sub.add_parser("lambda", help="the S3-event trigger: package its Lambda zip")
     lm.add_argument("action", choices=["package"])
     lm.add_argument("--output", default="dist/lakehouse-trigger.zip", help="default dist/lakehouse-trigger.zip")

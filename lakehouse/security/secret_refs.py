@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from lakehouse.config import SecretRef
 from lakehouse.errors import ConfigError
@@ -39,14 +40,22 @@ def _from_file(path: Path, create: bool) -> bytes:
     return value.encode()
 
 
-def _from_secrets_manager(secret_id: str) -> bytes:
+def secrets_manager() -> Any:
+    """A Secrets Manager client: AWS's, or the endpoint `LAKEHOUSE_AWS_ENDPOINT` names."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
 
     endpoint = os.environ.get("LAKEHOUSE_AWS_ENDPOINT")
-    client = boto3.client("secretsmanager", endpoint_url=endpoint) if endpoint else boto3.client("secretsmanager")
+    return boto3.client("secretsmanager", endpoint_url=endpoint) if endpoint else boto3.client("secretsmanager")
+
+
+def _from_secrets_manager(secret_id: str) -> bytes:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = secrets_manager()
     try:
-        response = client.get_secret_value(SecretId=secret_id)
+        # AWSCURRENT is AWS's default; named, since moto's default stays on the first version after
+        # a rotation moves the label (lakehouse.security.rotation).
+        response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     except (BotoCoreError, ClientError) as err:
         raise ConfigError(f"cannot read secret '{secret_id}' from Secrets Manager: {type(err).__name__}") from None
     value = response.get("SecretString") or response.get("SecretBinary")

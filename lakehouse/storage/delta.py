@@ -216,6 +216,23 @@ def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple
         merge.whenMatchedUpdate(set={c: F.col(f"s.`{c}`") for c in columns}).execute()
 
 
+def replace_values(spark: SparkSession, mapping: DataFrame, root: str, name: str, column: str) -> int:
+    """Where `column` equals a mapping row's `old`, set it to that row's `new`; returns rows updated.
+
+    A MERGE on the mapping, so the commit info (which Delta keeps for the log's retention) holds
+    `t.<column> = s.old`, never a value. Rows already holding a `new` value match no `old` one, so
+    a re-run updates nothing.
+    """
+    metrics = (
+        DeltaTable.forPath(spark, path(root, name)).alias("t")
+        .merge(mapping.select("old", "new").alias("s"), f"t.`{column}` = s.old")
+        .whenMatchedUpdate(set={column: "s.new"})
+        .execute()
+    )
+    row = metrics.first() if metrics is not None else None
+    return int(row["num_updated_rows"]) if row is not None else 0
+
+
 def overwrite(df: DataFrame, root: str, name: str) -> None:
     """Replace the table's contents (and schema) with `df`."""
     conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path(root, name))

@@ -25,7 +25,7 @@ def _event(event_date: date) -> tuple:
 
 
 def _report(report_date: date) -> tuple:
-    return (report_date, "OF-1", 8.0, 10, 9, None, "r.csv:2", ts("2026-02-01 00:00:00"))
+    return (report_date, "OF-1", 8.0, 10, 9, "r.csv:2", ts("2026-02-01 00:00:00"))
 
 
 def test_dim_date_fills_every_date_between_both_sources(spark: SparkSession) -> None:

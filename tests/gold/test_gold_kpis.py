@@ -39,7 +39,7 @@ def _validation(vid: str, office_id: str, at: str, modality: str, result: str, d
 
 def _report(day: date, office_id: str, staffed: float | None, scheduled: int | None,
             attended: int | None) -> tuple:
-    return (day, office_id, staffed, scheduled, attended, None, "r.csv:2", ts("2026-02-01 00:00:00"))
+    return (day, office_id, staffed, scheduled, attended, "r.csv:2", ts("2026-02-01 00:00:00"))
 
 
 def test_kpi_enrollments_daily(spark: SparkSession, gold_offices: DataFrame) -> None:

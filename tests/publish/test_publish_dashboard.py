@@ -81,7 +81,7 @@ def build_lakehouse(spark: SparkSession, root: str) -> None:
         (D1, "OF-3", "SUR", 4, 4, 1.0, 6.0, 3, 0.5),
         (D2, "OF-1", "NORTE", 0, 0, None, 0.0, 0, None),  # nothing scheduled: no rate
     ]), contract.schema("gold.kpi_office_daily")), root, "gold.kpi_office_daily")
-    delta.overwrite(spark.createDataFrame([(_d(D1), "OF-1", 8.0, 10, 8, None, "r.csv:2", T1)],
+    delta.overwrite(spark.createDataFrame([(_d(D1), "OF-1", 8.0, 10, 8, "r.csv:2", T1)],
                                        contract.schema("silver.office_reports")), root, "silver.office_reports")
 
     events = "event_id string, national_id string, full_name string, birth_date string, _raw string, " \

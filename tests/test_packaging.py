@@ -258,7 +258,8 @@ def test_the_ingest_step_runs_on_the_node_through_spark_submit(node: Node, spark
     root = str(tmp_path / "lake")
     # The password as a file reference (as Secrets Manager's would be on a cluster), never on the command line.
     jdbc = [f"--set=registry.jdbc_url={registry_db.jdbc_url}", f"--set=registry.user={registry_db.user}",
-            f"--set=registry.password={{file: {pg_secrets['password'].file}}}"]
+            f"--set=registry.password={{file: {pg_secrets['password'].file}}}",
+            "--set=registry.rds_instance=null"]  # the test's PostgreSQL is no RDS instance to check
     generate = ["--root", root, "--set=registry.mode=jdbc", *jdbc, "generate", "--days", "2", "--offices", "4",
                 "--enrollments", "20"]
     assert main(generate) == 0

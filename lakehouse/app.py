@@ -310,7 +310,7 @@ def _check_postgres(spark: SparkSession, config: Config, endpoint: Endpoint, pro
     from lakehouse.sources.postgres import connect
 
     started = time.monotonic()
-    values = leak_scan.collect_values(leak_scan.personal_values(spark, config.root))
+    values = leak_scan.collect_values(spark, config.root)
     with connect(endpoint, "export database") as conn:
         leaks = leak_scan.scan_postgres(conn, config.export.schema, values)
     if leaks:
@@ -328,7 +328,7 @@ def write_dashboard(spark: SparkSession, config: Config) -> str:
 
     written = dashboard.write_dashboard(spark, config.root, config.dashboard.path)
     if config.security.leak_scan:
-        values = leak_scan.collect_values(leak_scan.personal_values(spark, config.root))
+        values = leak_scan.collect_values(spark, config.root)
         leaks = leak_scan.scan_text(files.read_text(spark, written) or "", written, values)
         if leaks:
             raise leak_scan.LeakError(leaks)

@@ -166,9 +166,9 @@ def scan_text(text: str, where: str, values: dict[str, str]) -> list[Leak]:
     return [Leak(where, "text", kind) for kind in sorted(kinds)]
 
 
-def collect_values(values: DataFrame) -> dict[str, str]:
+def collect_values(spark: SparkSession, root: str) -> dict[str, str]:
     """`personal_values` on the driver, value -> kind (for texts and PostgreSQL)."""
-    return {r["value"]: r["kind"] for r in values.collect()}
+    return {r["value"]: r["kind"] for r in personal_values(spark, root).collect()}
 
 
 def scan_postgres(conn: Any, schema: str, values: dict[str, str]) -> list[Leak]:

@@ -7,9 +7,7 @@ secrets, and chooses AWS or the local stand-ins (`lakehouse.local`) as config sa
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -23,6 +21,7 @@ from lakehouse.pipeline.flows import SilverSettings
 from lakehouse.pipeline.gold import build_gold, check_silver
 from lakehouse.pipeline.ingest import ingest
 from lakehouse.pipeline.silver import build_silver
+from lakehouse.security import leak_checks
 from lakehouse.security.secret_refs import resolve
 from lakehouse.sources.kinesis.connectors import StreamSettings
 from lakehouse.sources.landing import check_landing
@@ -76,7 +75,7 @@ def registry(config: Config) -> Iterator[Endpoint]:
         yield endpoint
 
 
-def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepReport], StepResult | None],
+def run_step(spark: SparkSession, config: Config, name: str, work: Callable[[StepReport], StepResult | None],
           run_id: str | None = None) -> StepReport:
     """Run one step's `work` (given the report, for progress), record it in the ops tables, return it."""
     report = StepReport(run_id or new_run_id(name), name)
@@ -85,7 +84,7 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
         result = work(report)
         if result is not None:
             report.add(result)
-        check_tables(spark, config, [n for n in report.versions if n in TABLES], report.progress)
+        leak_checks.check_tables(spark, config, [n for n in report.versions if n in TABLES], report.progress)
     except BaseException as err:
         report.status, report.message = "failed", describe(err)
         with contextlib.suppress(Exception):
@@ -98,20 +97,6 @@ def _step(spark: SparkSession, config: Config, name: str, work: Callable[[StepRe
     return report
 
 
-def check_tables(spark: SparkSession, config: Config, names: list[str], progress: Callable[[str], None]) -> None:
-    """The leak scan of the Delta tables a step wrote (unless `security.leak_scan` is off): raises
-    `LeakError`, naming table and column, when personal data reached one it may not."""
-    from lakehouse.security import leak_scan
-
-    if not config.security.leak_scan or not names:
-        return
-    started = time.monotonic()
-    leaks = leak_scan.scan_tables(spark, config.root, names)
-    if leaks:
-        raise leak_scan.LeakError(leaks)
-    progress(f"leak scan: no personal data in {len(names)} tables written ({time.monotonic() - started:.1f} s)")
-
-
 def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
     """Landing files and registry changes -> bronze."""
     def work(report: StepReport) -> StepResult:
@@ -119,7 +104,7 @@ def run_ingest(spark: SparkSession, config: Config, run_id: str | None = None) -
         with registry(config) as endpoint:
             return ingest(spark, config.root, endpoint, report.run_id, report.progress)
 
-    return _step(spark, config, "ingest", work, run_id)
+    return run_step(spark, config, "ingest", work, run_id)
 
 
 def silver_settings(config: Config) -> SilverSettings:
@@ -130,7 +115,7 @@ def silver_settings(config: Config) -> SilverSettings:
 def run_silver(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
     """Bronze -> silver and quarantine, incrementally."""
     settings = silver_settings(config)
-    return _step(spark, config, "silver", lambda report: build_silver(spark, settings, report.progress), run_id)
+    return run_step(spark, config, "silver", lambda report: build_silver(spark, settings, report.progress), run_id)
 
 
 def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
@@ -139,7 +124,7 @@ def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> 
         return build_gold(spark, config.root, report.progress, last_inputs(spark, config.root, "gold"))
 
     check_silver(spark, config.root)  # before recording a run under a root that holds no lake
-    return _step(spark, config, "gold", work, run_id)
+    return run_step(spark, config, "gold", work, run_id)
 
 
 def aws_endpoint(config: Config) -> str | None:
@@ -250,7 +235,7 @@ def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger
         return stream.run_stream(spark, records, settings, report.progress, available_now,
                                  trigger_seconds or config.stream.trigger_seconds, timeout_seconds)
 
-    return _step(spark, config, "stream", work)
+    return run_step(spark, config, "stream", work)
 
 
 def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
@@ -271,7 +256,7 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
         create_views(client("athena", config.aws.region, endpoint), catalog.gold_database, catalog.athena_workgroup,
                      glue_location(catalog.athena_output), report.progress, glue=glue)
 
-    return _step(spark, config, "publish", work, run_id)
+    return run_step(spark, config, "publish", work, run_id)
 
 
 @contextlib.contextmanager
@@ -293,93 +278,25 @@ def run_export(spark: SparkSession, config: Config, run_id: str | None = None) -
             report.inputs.update({name: s.version for name, s in snapshots.items()})
             result = export_gold(spark, config.root, endpoint, config.export.schema, report.progress,
                                  snapshots=snapshots)
-            if config.security.leak_scan and any(o == "exported" for o in result.outcomes.values()):
-                _check_postgres(spark, config, endpoint, report.progress)
+            if any(o == "exported" for o in result.outcomes.values()):
+                leak_checks.check_postgres(spark, config, endpoint, report.progress)
         report.rows_in += result.rows_loaded
         report.rows_out += result.rows_loaded
         for name, outcome in sorted(result.outcomes.items()):
             if outcome == "exported":  # the Delta version the export read
                 report.versions[f"postgres:{name}"] = result.versions[name]
 
-    return _step(spark, config, "export", work, run_id)
-
-
-def _check_postgres(spark: SparkSession, config: Config, endpoint: Endpoint, progress: Callable[[str], None]) -> None:
-    """The leak scan of the exported schema."""
-    from lakehouse.security import leak_scan
-    from lakehouse.sources.postgres import connect
-
-    started = time.monotonic()
-    values = leak_scan.collect_values(spark, config.root)
-    with connect(endpoint, "export database") as conn:
-        leaks = leak_scan.scan_postgres(conn, config.export.schema, values)
-    if leaks:
-        raise leak_scan.LeakError(leaks)
-    progress(f"leak scan: no personal data in PostgreSQL schema {config.export.schema} "
-             f"({time.monotonic() - started:.1f} s)")
+    return run_step(spark, config, "export", work, run_id)
 
 
 def write_dashboard(spark: SparkSession, config: Config) -> str:
     """The KPI dashboard, one self-contained HTML file; returns its path. Unless `security.leak_scan`
     is off, the file is scanned for bronze's IDs and names first: a leak fails the command."""
     from lakehouse.publish import dashboard
-    from lakehouse.security import leak_scan
-    from lakehouse.storage import files
 
     written = dashboard.write_dashboard(spark, config.root, config.dashboard.path)
-    if config.security.leak_scan:
-        values = leak_scan.collect_values(spark, config.root)
-        leaks = leak_scan.scan_text(files.read_text(spark, written) or "", written, values)
-        if leaks:
-            raise leak_scan.LeakError(leaks)
+    leak_checks.check_file(spark, config, written)
     return written
-
-
-def run_erase(spark: SparkSession, config: Config, national_ids: list[str], requested_by: str) -> list[StepReport]:
-    """Erase citizens: `national_ids` become pending requests (beside any already in
-    `ops.erasure_requests`), every pending request is carried out (`pipeline.erasure`), then gold
-    is rebuilt and purged, and the PostgreSQL export and its staging follow when gold was exported
-    before. Runs again harmlessly."""
-    from lakehouse.pipeline import erasure
-    from lakehouse.storage import staging
-
-    key, retention = resolve(config.security.hmac_key), config.security.erasure_retention_hours
-    requested_at = datetime.now(UTC).replace(tzinfo=None)
-
-    def work(report: StepReport) -> StepResult:
-        added = erasure.add_requests(spark, config.root, national_ids, key, requested_by, requested_at)
-        if added:
-            report.progress(f"{len(added)} request(s) recorded: {', '.join(added)}")
-        return erasure.erase(spark, config.root, key, requested_by, retention, report.progress).step
-
-    reports = [_step(spark, config, "erase", work)]
-    if not any(name.startswith("silver.") for name in reports[0].versions):
-        return reports
-    reports.append(run_gold(spark, config, reports[0].run_id))
-    for t in tables_in("gold"):
-        delta.purge(spark, config.root, t.full_name, retention)
-    if last_inputs(spark, config.root, "export") is not None:
-        reports.append(run_export(spark, config, reports[0].run_id))
-        for t in tables_in("gold"):
-            kept = staging.versions(spark, config.root, t.full_name)
-            if kept:
-                staging.prune(spark, config.root, t.full_name, {max(kept)})
-    return reports
-
-
-def rotate_key(spark: SparkSession, config: Config, new_key_env: str | None = None) -> list[StepReport]:
-    """A new HMAC key: silver's citizen keys recomputed, the key swapped, then gold and the export.
-
-    A key file or a Secrets Manager secret gets a generated key; a key in an environment variable
-    takes the new one from `new_key_env` (`lakehouse.security.rotation`).
-    """
-    from lakehouse.security.rotation import rotate
-
-    check_silver(spark, config.root)
-    run_id = new_run_id("rotate-key")
-    rotated = _step(spark, config, "rotate-key", lambda report: rotate(
-        spark, config.root, config.security.hmac_key, report.progress, new_key_env), run_id)
-    return [rotated, run_gold(spark, config, run_id), run_export(spark, config, run_id)]
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:

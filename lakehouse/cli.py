@@ -223,12 +223,13 @@ def cmd_lambda(config: Config, args: argparse.Namespace) -> int:
 def cmd_erase(config: Config, args: argparse.Namespace) -> int:
     import getpass
 
-    from lakehouse import app
+    from lakehouse import protection
 
     ids = list(args.national_id or [])
     if args.file:
         ids += Path(args.file).read_text(encoding="utf-8").split()
-    reports = app.run_erase(_spark(config), config, ids, args.requested_by or getpass.getuser())
+    reports = protection.run_erase(_spark(config), config, ids, args.requested_by or getpass.getuser(),
+                            list(args.operator_id or []))
     _print_reports(reports)
     return 0
 
@@ -243,9 +244,9 @@ def cmd_dq(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_key(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import app
+    from lakehouse import protection
 
-    _print_reports(app.rotate_key(_spark(config), config, args.new_key_env))
+    _print_reports(protection.rotate_key(_spark(config), config, args.new_key_env))
     return 0
 
 
@@ -346,10 +347,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--where", help="a filter, e.g. \"region = 'NORTE'\"")
     s.set_defaults(func=cmd_show)
-    er = sub.add_parser("erase", help="erase citizens from landing, bronze, quarantine, silver, gold and PostgreSQL")
+    er = sub.add_parser("erase", help="erase people: citizens from landing, bronze, quarantine, silver, gold and "
+                        "PostgreSQL; registry operators from bronze (and their later registry rows)")
     er.add_argument("--national-id", action="append", metavar="ID",
                     help="a citizen to erase (repeatable; visible to `ps`: prefer --file)")
     er.add_argument("--file", help="a file of national IDs, one per line")
+    er.add_argument("--operator-id", action="append", metavar="ID", help="a registry operator to erase (repeatable)")
     er.add_argument("--requested-by", help="who asked, for the audit (default: the current user)")
     er.set_defaults(func=cmd_erase)
     sub.add_parser("dq", help="the latest quality metrics").set_defaults(func=cmd_dq)

@@ -80,7 +80,7 @@ class Table:
         if self.layer in STATS_COLUMNS:
             return {"delta.dataSkippingStatsColumns": STATS_COLUMNS[self.layer]}
         if self.full_name == ERASURE_REQUESTS:  # holds an ID while the request is pending
-            return {"delta.dataSkippingStatsColumns": "request_id,status,requested_at"}
+            return {"delta.dataSkippingStatsColumns": "request_id,kind,status,requested_at"}
         return {}
 
 
@@ -236,13 +236,15 @@ _TABLES = [
     ),
     _t(
         "ops.erasure_requests",
-        "request_id string, national_id string, status string, requested_by string, requested_at timestamp, "
-        "erased_at timestamp",
-        "Requests to erase a citizen: pending with the national ID, done without it (the ID is removed "
-        "and the table purged when the erasure has run).",
+        "request_id string, kind string, subject string, status string, requested_by string, "
+        "requested_at timestamp, erased_at timestamp",
+        "Requests to erase a person: a citizen (by national ID: pending with the ID, done without it, "
+        "the table purged when the erasure has run) or a registry operator (by operator_id, kept: "
+        "ingest drops the registry rows of an erased operator).",
         ("request_id",),
-        {"request_id": "er- and 16 hex digits of the ID's HMAC: the same person, the same request",
-         "national_id": "set while pending only"},
+        {"request_id": "er- and 16 hex digits of the subject's HMAC: the same person, the same request",
+         "kind": "citizen or operator",
+         "subject": "the national ID (while pending only) or the operator_id"},
     ),
     _t(
         "ops.erasures",

@@ -1,21 +1,25 @@
-"""Erasure: a citizen removed from the landing files, bronze, quarantine and silver, every version.
+"""Erasure: a person removed from the landing files, bronze, quarantine and silver, every version.
 
-A request names a national ID. It is kept in `ops.erasure_requests` (pending, with the ID) until an
-erasure runs; then, for every pending request:
+A request names a citizen (by national ID) or a registry operator (by `operator_id`). It is kept
+in `ops.erasure_requests` (pending) until an erasure runs; then, for every pending request:
 
-1. the rows of each table holding national IDs in clear (the policy's `national-id` columns:
-   bronze and quarantine events) that carry the ID, in its column or anywhere in the raw record
-   (a quarantined line that could not be parsed), are found; their landing lines are blanked in
-   the files they came from (line numbers stay, so other rows' `_source` still points right; a
-   file left with no line is deleted) and the rows are deleted by a MERGE with the request table,
-   so no commit's predicate holds the ID;
-2. the silver rows of its `citizen_key` (HMAC of the ID) are deleted the same way;
+1. citizens: the rows of each table holding national IDs in clear (the policy's `national-id`
+   columns: bronze and quarantine events) that carry the ID, in its column or anywhere in the raw
+   record (a quarantined line that could not be parsed), are found; their landing lines are
+   blanked in the files they came from (line numbers stay, so other rows' `_source` still points
+   right; a file left with no line is deleted) and the rows are deleted by a MERGE with the
+   request table, so no commit's predicate holds the ID; then the silver rows of the citizen's
+   `citizen_key` (HMAC of the ID) are deleted the same way;
+2. operators: their rows in the registry's bronze table (`bronze.operators`: the name, the raw
+   row) are deleted the same way; the registry database itself is the source system's, which the
+   lake only reads, so the request stays as a tombstone and ingest drops that operator's rows
+   when the registry changes them again (`kept_out`);
 3. every table touched is purged: `REORG ... APPLY (PURGE)` and `VACUUM` with the configured
    retention, so no earlier version can be read back with the person in it;
-4. the requests are marked done, their IDs removed, and the request table purged too;
+4. the requests are marked done, citizens' IDs removed, and the request table purged too;
 5. one audit row goes to `ops.erasures`: who, when, which requests, rows per table; never an ID.
 
-Gold and the PostgreSQL export follow in the app layer (`app.run_erase`). Running an erasure again
+Gold and the PostgreSQL export follow in the app layer (`protection.run_erase`). Running an erasure again
 finds nothing and deletes nothing; a run with no pending request still vacuums the tables once an
 erasure has happened, so a scheduled run deletes the erased files once they pass the retention.
 """
@@ -26,6 +30,7 @@ import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -37,6 +42,9 @@ from lakehouse.sources import landing
 from lakehouse.storage import delta, files
 
 AUDIT = "ops.erasures"
+CITIZEN, OPERATOR = "citizen", "operator"
+# The bronze tables an operator's erasure reaches, and the column holding the operator_id.
+OPERATOR_TABLES = (("bronze.operators", "operator_id"),)
 
 
 def identified_tables() -> list[tuple[str, str]]:
@@ -56,10 +64,11 @@ def pseudonymized_tables() -> list[tuple[str, str]]:
             for column in columns if column in schema(name).fieldNames()]
 
 
-def request_id(national_id: str, hmac_key: bytes) -> str:
-    """A request's id: `er-` and 16 hex digits of a keyed HMAC of the ID (the same person asked
-    twice, the same request; the id tells nothing without the key)."""
-    return "er-" + hmac.new(hmac_key, b"erasure-request:" + national_id.encode(), hashlib.sha256).hexdigest()[:16]
+def request_id(kind: str, subject: str, hmac_key: bytes) -> str:
+    """A request's id: `er-` and 16 hex digits of a keyed HMAC of the kind and subject (the same
+    person asked twice, the same request; the id tells nothing without the key)."""
+    message = f"erasure-request:{kind}:{subject}".encode()
+    return "er-" + hmac.new(hmac_key, message, hashlib.sha256).hexdigest()[:16]
 
 
 def citizen_key(national_id: str, hmac_key: bytes) -> str:
@@ -67,15 +76,30 @@ def citizen_key(national_id: str, hmac_key: bytes) -> str:
     return hmac.new(hmac_key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def add_requests(spark: SparkSession, root: str, national_ids: list[str], hmac_key: bytes, requested_by: str,
-                 requested_at: datetime) -> list[str]:
-    """Record requests as pending (a done request for the same ID becomes pending again); their ids."""
-    rows = {request_id(n, hmac_key): n for n in (i.strip() for i in national_ids) if n}
+def add_requests(spark: SparkSession, root: str, subjects: list[tuple[str, str]], hmac_key: bytes,
+                 requested_by: str, requested_at: datetime) -> list[str]:
+    """Record requests, (kind, subject) each, as pending (a done request for the same person
+    becomes pending again); their ids."""
+    rows = {request_id(kind, s, hmac_key): (kind, s) for kind, s in ((k, v.strip()) for k, v in subjects) if s}
+    unknown = sorted({kind for kind, _ in rows.values()} - {CITIZEN, OPERATOR})
+    if unknown:
+        raise ValueError(f"unknown erasure subject kind(s): {', '.join(unknown)} (citizen or operator)")
     if rows:
-        frame = spark.createDataFrame([(r, n, "pending", requested_by, requested_at, None) for r, n in rows.items()],
-                                      schema(ERASURE_REQUESTS))
+        frame = spark.createDataFrame([(r, kind, s, "pending", requested_by, requested_at, None)
+                                       for r, (kind, s) in rows.items()], schema(ERASURE_REQUESTS))
         delta.upsert(spark, frame, root, ERASURE_REQUESTS)
     return sorted(rows)
+
+
+def kept_out(spark: SparkSession, root: str, name: str) -> DataFrame | None:
+    """The keys (one column, named as in `name`) of the people erasures keep out of bronze table
+    `name`: the operators any request names, for `bronze.operators`; None when there are none."""
+    columns = [column for table_name, column in OPERATOR_TABLES if table_name == name]
+    if not columns or not delta.exists(spark, root, ERASURE_REQUESTS):
+        return None
+    keys = (delta.read(spark, root, ERASURE_REQUESTS).where(F.col("kind") == OPERATOR)
+            .select(F.col("subject").alias(columns[0])).distinct())
+    return None if keys.isEmpty() else keys
 
 
 @dataclass
@@ -94,6 +118,11 @@ def _match(column: str) -> str:
     as a whole token (an unparseable line keeps the ID only in `_raw`)."""
     return (f"t.`{column}` = s.national_id OR "
             "t._raw RLIKE concat('(^|[^0-9A-Za-z])', s.national_id, '([^0-9A-Za-z]|$)')")
+
+
+def _all_tables() -> list[str]:
+    """Every table an erasure deletes from."""
+    return [name for name, _ in [*identified_tables(), *pseudonymized_tables(), *OPERATOR_TABLES]]
 
 
 def _landing_lines(spark: SparkSession, root: str, subjects: DataFrame) -> dict[str, set[int]]:
@@ -136,44 +165,61 @@ def _blank_lines(spark: SparkSession, root: str, lines: dict[str, set[int]], res
                  f"{result.files_deleted} deleted")
 
 
+def _erase_citizens(spark: SparkSession, root: str, citizens: list[Any], hmac_key: bytes, result: Erasure,
+                    progress: Progress) -> None:
+    """Landing lines, bronze and quarantine rows, silver rows of the citizens (request_id, subject)."""
+    subjects = spark.createDataFrame(
+        [(r["request_id"], r["subject"], citizen_key(r["subject"], hmac_key)) for r in citizens],
+        "request_id string, national_id string, citizen_key string")
+    _blank_lines(spark, root, _landing_lines(spark, root, subjects), result, progress)
+    for name, column in identified_tables():
+        result.rows[name] = delta.delete_matching(spark, root, name, subjects, _match(column))
+    for name, column in pseudonymized_tables():
+        result.rows[name] = delta.delete_matching(spark, root, name, subjects, f"t.`{column}` = s.citizen_key")
+
+
+def _erase_operators(spark: SparkSession, root: str, operators: list[Any], result: Erasure) -> None:
+    """The registry's bronze rows of the operators (request_id, subject)."""
+    subjects = spark.createDataFrame([(r["request_id"], r["subject"]) for r in operators],
+                                     "request_id string, operator_id string")
+    for name, column in OPERATOR_TABLES:
+        result.rows[name] = delta.delete_matching(spark, root, name, subjects, f"t.`{column}` = s.operator_id")
+
+
 def erase(spark: SparkSession, root: str, hmac_key: bytes, requested_by: str, retention_hours: int,
           progress: Progress) -> Erasure:
     """Carry out every pending request (see the module's docstring)."""
     started = datetime.now(UTC).replace(tzinfo=None)
     result = Erasure()
     pending = (delta.read(spark, root, ERASURE_REQUESTS).where(F.col("status") == "pending")
-               .select("request_id", "national_id").collect())
+               .select("request_id", "kind", "subject").collect())
     if not pending:
         if delta.exists(spark, root, AUDIT):  # files earlier erasures removed may now be past retention
-            for name, _ in [*identified_tables(), *pseudonymized_tables()]:
+            for name in _all_tables():
                 delta.purge(spark, root, name, retention_hours)
             progress(f"no pending erasure request; tables vacuumed (retention {retention_hours} h)")
         else:
             progress("no pending erasure request")
         return result
     result.request_ids = sorted(r["request_id"] for r in pending)
-    subjects = spark.createDataFrame(
-        [(r["request_id"], r["national_id"], citizen_key(r["national_id"], hmac_key)) for r in pending],
-        "request_id string, national_id string, citizen_key string")
     progress(f"{len(pending)} pending request(s): {', '.join(result.request_ids)}")
-    _blank_lines(spark, root, _landing_lines(spark, root, subjects), result, progress)
-    touched = []
-    for name, column in identified_tables():
-        result.rows[name] = delta.delete_matching(spark, root, name, subjects, _match(column))
-        touched.append(name)
-    for name, column in pseudonymized_tables():
-        result.rows[name] = delta.delete_matching(spark, root, name, subjects, f"t.`{column}` = s.citizen_key")
-        touched.append(name)
-    for name in touched:
+    citizens = [r for r in pending if r["kind"] == CITIZEN]
+    operators = [r for r in pending if r["kind"] == OPERATOR]
+    if citizens:
+        _erase_citizens(spark, root, citizens, hmac_key, result, progress)
+    if operators:
+        _erase_operators(spark, root, operators, result)
+    for name in result.rows:
         if delta.exists(spark, root, name):
             delta.purge(spark, root, name, retention_hours)
             if result.rows[name]:
                 result.step.versions[name] = delta.version(spark, root, name) or 0
         progress(f"{name}: {result.rows[name]:,} row(s) erased, purged (retention {retention_hours} h)")
     done = datetime.now(UTC).replace(tzinfo=None)
-    delta.upsert(spark, spark.createDataFrame(
-        [(r["request_id"], None, "done", None, None, done) for r in pending], schema(ERASURE_REQUESTS)),
-        root, ERASURE_REQUESTS, columns=["national_id", "status", "erased_at"])
+    marked = [(r["request_id"], r["kind"], r["subject"] if r["kind"] == OPERATOR else None, "done", None, None, done)
+              for r in pending]
+    delta.upsert(spark, spark.createDataFrame(marked, schema(ERASURE_REQUESTS)), root, ERASURE_REQUESTS,
+                 columns=["subject", "status", "erased_at"])
     delta.purge(spark, root, ERASURE_REQUESTS, retention_hours)
     audit = [(f"erasure-{uuid.uuid4().hex[:12]}", requested_by, started, done, result.request_ids, result.rows,
               result.files_rewritten, result.files_deleted)]

@@ -20,6 +20,7 @@ from lakehouse.bronze.office_reports import PARSED_FIELDS, PARSED_SCHEMA, bronze
 from lakehouse.bronze.registry import REGISTRY_COLUMNS, bronze_registry, new_changes
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
+from lakehouse.pipeline.erasure import kept_out
 from lakehouse.sources import landing
 from lakehouse.sources.landing_contract import Verdict
 from lakehouse.sources.postgres import Endpoint
@@ -160,7 +161,8 @@ def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Pr
 
 def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id: str,
                     progress: Progress) -> StepResult:
-    """Registry rows changed since bronze's own watermark (its latest `updated_at`) into bronze."""
+    """Registry rows changed since bronze's own watermark (its latest `updated_at`) into bronze,
+    but none of an erased person (`erasure.kept_out`)."""
     result = StepResult()
     for source in REGISTRY_COLUMNS:
         table = f"bronze.{source}"
@@ -168,6 +170,9 @@ def ingest_registry(spark: SparkSession, root: str, endpoint: Endpoint, batch_id
         since = current.agg(F.max("updated_at").alias("watermark")).collect()[0]["watermark"]
         changes = read_changes(spark, endpoint, source, REGISTRY_COLUMNS[source], since)
         new = new_changes(changes, current, source)
+        erased = kept_out(spark, root, table)
+        if erased is not None:  # people erased from the lake whose registry rows changed again
+            new = new.join(F.broadcast(erased), REGISTRY_COLUMNS[source][0], "left_anti")
         if new.isEmpty():
             progress(f"{table}: no changes since {since or 'the beginning'}")
             continue

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse import app
+from lakehouse import app, protection
 from lakehouse.cli import main
 from lakehouse.config import SecretRef, load_config
 from lakehouse.contract import tables_in
@@ -135,7 +135,7 @@ def test_a_rotation_that_crashed_midway_keeps_the_old_key_and_a_rerun_finishes(
 
     monkeypatch.setattr(delta, "replace_values", crash_after_the_first)
     with pytest.raises(RuntimeError, match="the driver died"):
-        app.rotate_key(spark, load_config("local", {"storage.root": str(lake)}))
+        protection.rotate_key(spark, load_config("local", {"storage.root": str(lake)}))
     pending = key_file.with_name(key_file.name + ".new")
     assert key_file.read_text().strip().encode() == old and pending.exists()
     new = pending.read_text().strip().encode()

@@ -1,7 +1,9 @@
 """Erasure end to end: a citizen planted in files (plain and gzip, a line that cannot be parsed) and
-on the Kinesis stream, built into every layer, the PostgreSQL export, then erased: the ID and the
-name are in no byte under the storage root, in no PostgreSQL row, and no earlier version of any
-table returns the citizen."""
+on the Kinesis stream, and an operator planted in the registry database, built into every layer,
+the PostgreSQL export, then erased: their IDs and names are in no byte under the storage root, in
+no PostgreSQL row of the export, and no earlier version of any table returns them; a later change
+to the operator's registry row does not bring them back. (The registry database is the source
+system, which the lake only reads: the operator's row stays there.)"""
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +21,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import app
+from lakehouse import app, protection
 from lakehouse.aws.clients import client
 from lakehouse.config import load_config
 from lakehouse.contract import TABLES, schema
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.slow
 
 CITIZEN_ID, CITIZEN_NAME = "31415926", "Zacarías Erasmo Olvidado"
 OTHER_ID, OTHER_NAME = "27182818", "Berta Queda Presente"
+OPERATOR_ID, OPERATOR_NAME = "OP-ERASE-1", "Casimira Borrada Registro"
 STREAM = "erasure-events"
 ENROLLMENT_FILE, ENROLLMENT_STREAM, ENROLLMENT_OTHER = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"erase/{n}"))
                                                         for n in ("file", "stream", "other"))
@@ -81,7 +84,8 @@ def _bytes_with(root: Path, needles: list[bytes]) -> list[str]:
     return found
 
 
-NEEDLES = [CITIZEN_ID.encode(), CITIZEN_NAME.encode(), json.dumps(CITIZEN_NAME)[1:-1].encode()]
+NEEDLES = [CITIZEN_ID.encode(), CITIZEN_NAME.encode(), json.dumps(CITIZEN_NAME)[1:-1].encode(),
+           OPERATOR_NAME.encode(), json.dumps(OPERATOR_NAME)[1:-1].encode()]
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +96,9 @@ def lake(spark: SparkSession, local_aws: LocalAws, tmp_path_factory: pytest.Temp
     settings = dataclasses.replace(config.datagen, days=3, offices=4, enrollments=40, seed=3)
     with app.registry(config) as endpoint:
         generate(f"{root}/landing", settings, registry=endpoint)
+        with connect(endpoint) as conn:
+            conn.execute("INSERT INTO operators VALUES (%s, 'OF-0001', %s, 'enroller', %s)",
+                         (OPERATOR_ID, OPERATOR_NAME, "2026-10-01T08:00:00+00:00"))
     events = root / "landing" / "events"
     planted = _lifecycle("file", ENROLLMENT_FILE, CITIZEN_ID, CITIZEN_NAME)
     # a whole file of the citizen's, a truncated line that only _raw keeps, and a gzip file shared with another
@@ -122,6 +129,7 @@ def test_the_citizen_was_everywhere_before(spark: SparkSession, lake: Lake) -> N
         F.col("_raw").contains(CITIZEN_ID)).count() == 1  # the truncated line
     assert delta.read(spark, root, "gold.fct_enrollments").where(
         F.col("enrollment_id").isin(ENROLLMENT_FILE, ENROLLMENT_STREAM)).count() == 2
+    assert delta.read(spark, root, "bronze.operators").where(F.col("full_name") == OPERATOR_NAME).count() == 1
     found = _bytes_with(lake.root, NEEDLES)
     assert any(p.startswith("landing/") for p in found) and any(p.startswith("bronze/") for p in found)
 
@@ -146,7 +154,7 @@ def _versions_holding(spark: SparkSession, root: str, name: str, condition: Any)
 
 def test_erasure_reaches_every_byte_row_and_version(spark: SparkSession, lake: Lake) -> None:
     root, config = str(lake.root), lake.config
-    reports = app.run_erase(spark, config, [CITIZEN_ID], "test-dpo")
+    reports = protection.run_erase(spark, config, [CITIZEN_ID], "test-dpo", [OPERATOR_ID])
     assert [r.step for r in reports] == ["erase", "gold", "export"]
     assert all(r.status == "succeeded" for r in reports)
 
@@ -154,7 +162,7 @@ def test_erasure_reaches_every_byte_row_and_version(spark: SparkSession, lake: L
     key = resolve(config.security.hmac_key)
     citizen_key = hmac.new(key, CITIZEN_ID.encode(), hashlib.sha256).hexdigest()
     marks = {"national_id": [CITIZEN_ID], "citizen_key": [citizen_key],
-             "enrollment_id": [ENROLLMENT_FILE, ENROLLMENT_STREAM]}
+             "enrollment_id": [ENROLLMENT_FILE, ENROLLMENT_STREAM], "full_name": [CITIZEN_NAME, OPERATOR_NAME]}
     for name in TABLES:
         columns = [c for c in marks if c in schema(name).fieldNames()]
         if columns and delta.exists(spark, root, name):
@@ -182,22 +190,30 @@ def test_erasure_reaches_every_byte_row_and_version(spark: SparkSession, lake: L
     audit = delta.read(spark, root, "ops.erasures").collect()
     assert len(audit) == 1 and audit[0]["requested_by"] == "test-dpo"
     assert dict(audit[0]["rows"]) == {"bronze.enrollment_events": 7, "quarantine.enrollment_events": 1,
-                                      "silver.enrollment_events": 6, "silver.biometric_validations": 2}
+                                      "silver.enrollment_events": 6, "silver.biometric_validations": 2,
+                                      "bronze.operators": 1}
     assert (audit[0]["files_rewritten"], audit[0]["files_deleted"]) == (1, 1)
-    requests = delta.read(spark, root, "ops.erasure_requests").collect()
-    assert [(r["status"], r["national_id"]) for r in requests] == [("done", None)]
-    assert audit[0]["request_ids"] == [requests[0]["request_id"]]
+    requests = delta.read(spark, root, "ops.erasure_requests").orderBy("kind").collect()
+    assert [(r["kind"], r["status"], r["subject"]) for r in requests] == [
+        ("citizen", "done", None), ("operator", "done", OPERATOR_ID)]
+    assert audit[0]["request_ids"] == sorted(r["request_id"] for r in requests)
+    operators = delta.read(spark, root, "bronze.operators")
+    assert operators.count() == lake.before["bronze.operators"] - 1
 
 
 def test_erasing_again_and_rebuilding_bring_nothing_back(spark: SparkSession, lake: Lake) -> None:
     root, config = str(lake.root), lake.config
-    again = app.run_erase(spark, config, [CITIZEN_ID], "test-dpo")
+    again = protection.run_erase(spark, config, [CITIZEN_ID], "test-dpo", [OPERATOR_ID])
     assert [r.step for r in again] == ["erase"]
     assert dict(delta.read(spark, root, "ops.erasures").orderBy("started_at").collect()[-1]["rows"]) == {
         "bronze.enrollment_events": 0, "quarantine.enrollment_events": 0, "silver.enrollment_events": 0,
-        "silver.biometric_validations": 0}
+        "silver.biometric_validations": 0, "bronze.operators": 0}
+    with app.registry(config) as endpoint, connect(endpoint) as conn:  # the registry changes the operator again
+        conn.execute("UPDATE operators SET role = 'supervisor', updated_at = now() WHERE operator_id = %s",
+                     (OPERATOR_ID,))
     reports = [*app.run_all(spark, config), app.run_stream(spark, config, available_now=True)]
     assert [r.status for r in reports] == ["no_change"] * 4
+    assert delta.read(spark, root, "bronze.operators").where(F.col("operator_id") == OPERATOR_ID).isEmpty()
     assert _bytes_with(lake.root, NEEDLES) == []
 
 

@@ -17,6 +17,7 @@ LOCAL_TUNING = {
     "spark.driver.memory": "4g",
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.stalenessLimit": "0",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
 }
 EVERYWHERE = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -49,8 +50,9 @@ def test_on_emr_the_builder_sets_nothing_environment_specific(monkeypatch: pytes
     monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
     spark = load_config("emr").spark
     conf = session_conf(spark)
-    assert conf.items() >= {**EVERYWHERE, "spark.sql.shuffle.partitions": "64"}.items()
-    assert not LOCAL_TUNING.keys() & conf.keys()
+    assert conf.items() >= {**EVERYWHERE, "spark.sql.shuffle.partitions": "64",
+                            "spark.sql.sources.parallelPartitionDiscovery.parallelism": "64"}.items()
+    assert [key for key, value in LOCAL_TUNING.items() if conf.get(key) == value] == []
     assert "spark.jars" not in conf and "spark.master" not in conf
     assert spark.log_level is None
     assert launch_environment(spark) == {}  # PYSPARK_PYTHON and SPARK_LOCAL_IP stay the cluster's

@@ -55,6 +55,9 @@ POLICY: dict[str, tuple[PersonalColumn, ...]] = {
     "bronze.office_reports": (PersonalColumn("notes", "free-text", "drop"), _RAW),
 }
 TREATMENTS = ("hmac", "year", "drop")
+# A national ID as the registry issues it (the quality rule `national_id_format`; an erasure request
+# names one): anything else is quarantined.
+NATIONAL_ID_FORMAT = r"^[0-9]{8}$"
 # Where personal data may rest in clear: these layers and the pending erasure requests.
 PERSONAL_LAYERS = ("bronze", "quarantine")
 ERASURE_REQUESTS = "ops.erasure_requests"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +37,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.contract import TABLES, schema
+from lakehouse.errors import LakehouseError
 from lakehouse.ops.results import Progress, StepResult
-from lakehouse.personal import ERASURE_REQUESTS, column_of_kind, personal_columns, tables_with
+from lakehouse.personal import ERASURE_REQUESTS, NATIONAL_ID_FORMAT, column_of_kind, personal_columns, tables_with
 from lakehouse.sources import landing
 from lakehouse.storage import delta, files
 
@@ -76,14 +78,38 @@ def citizen_key(national_id: str, hmac_key: bytes) -> str:
     return hmac.new(hmac_key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+class ErasureRequestError(LakehouseError):
+    """A request that names no one an erasure can find (the message never holds the value)."""
+
+
+# What a request may name: the national ID's own format (a shorter token would match unrelated
+# parts of raw records), an operator_id as the registry's keys are written.
+SUBJECT_FORMATS = {CITIZEN: (NATIONAL_ID_FORMAT, "a national ID (8 digits)"),
+                   OPERATOR: (r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$", "an operator_id (letters, digits, '-', '_')")}
+
+
+def check_subjects(subjects: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (kind, subject) pairs, stripped, blank ones left out; raises `ErasureRequestError`
+    naming the position (never the value) of one that is not what its kind must be."""
+    kept = []
+    for position, (kind, subject) in enumerate(subjects, start=1):
+        if kind not in SUBJECT_FORMATS:
+            raise ErasureRequestError(f"erasure request {position}: unknown kind {kind!r} (citizen or operator)")
+        value = subject.strip()
+        pattern, described = SUBJECT_FORMATS[kind]
+        if value and not re.fullmatch(pattern.strip("^$"), value):
+            raise ErasureRequestError(f"erasure request {position} of {len(subjects)}: not {described}; "
+                                      "nothing was recorded")
+        if value:
+            kept.append((kind, value))
+    return kept
+
+
 def add_requests(spark: SparkSession, root: str, subjects: list[tuple[str, str]], hmac_key: bytes,
                  requested_by: str, requested_at: datetime) -> list[str]:
     """Record requests, (kind, subject) each, as pending (a done request for the same person
-    becomes pending again); their ids."""
-    rows = {request_id(kind, s, hmac_key): (kind, s) for kind, s in ((k, v.strip()) for k, v in subjects) if s}
-    unknown = sorted({kind for kind, _ in rows.values()} - {CITIZEN, OPERATOR})
-    if unknown:
-        raise ValueError(f"unknown erasure subject kind(s): {', '.join(unknown)} (citizen or operator)")
+    becomes pending again); their ids. All are checked first (`check_subjects`)."""
+    rows = {request_id(kind, s, hmac_key): (kind, s) for kind, s in check_subjects(subjects)}
     if rows:
         frame = spark.createDataFrame([(r, kind, s, "pending", requested_by, requested_at, None)
                                        for r, (kind, s) in rows.items()], schema(ERASURE_REQUESTS))
@@ -113,11 +139,13 @@ class Erasure:
     step: StepResult = field(default_factory=StepResult)
 
 
-def _match(column: str) -> str:
-    """The MERGE condition of a table holding IDs in `column`: the ID there, or in the raw record
-    as a whole token (an unparseable line keeps the ID only in `_raw`)."""
-    return (f"t.`{column}` = s.national_id OR "
-            "t._raw RLIKE concat('(^|[^0-9A-Za-z])', s.national_id, '([^0-9A-Za-z]|$)')")
+def id_match(column: str) -> str:
+    """The MERGE condition of a table holding IDs in `column`: the ID there, or, in a row without
+    a well-formed ID of its own, in the raw record as a whole token (an unparseable line keeps
+    the ID only in `_raw`). Requests hold well-formed IDs only (`check_subjects`): digits, no
+    pattern characters."""
+    return (f"t.`{column}` = s.national_id OR ((t.`{column}` IS NULL OR NOT t.`{column}` RLIKE '{NATIONAL_ID_FORMAT}') "
+            "AND t._raw RLIKE concat('(^|[^0-9A-Za-z])', s.national_id, '([^0-9A-Za-z]|$)'))")
 
 
 def _all_tables() -> list[str]:
@@ -132,7 +160,7 @@ def _landing_lines(spark: SparkSession, root: str, subjects: DataFrame) -> dict[
         if not delta.exists(spark, root, name):
             continue
         rows = (delta.read(spark, root, name).alias("t")
-                .join(F.broadcast(subjects).alias("s"), F.expr(_match(column)), "left_semi")
+                .join(F.broadcast(subjects).alias("s"), F.expr(id_match(column)), "left_semi")
                 .where(F.col("_file").isNotNull()).select("_file", "_source").collect())
         for r in rows:
             line = str(r["_source"]).rpartition(":")[2]
@@ -173,7 +201,7 @@ def _erase_citizens(spark: SparkSession, root: str, citizens: list[Any], hmac_ke
         "request_id string, national_id string, citizen_key string")
     _blank_lines(spark, root, _landing_lines(spark, root, subjects), result, progress)
     for name, column in identified_tables():
-        result.rows[name] = delta.delete_matching(spark, root, name, subjects, _match(column))
+        result.rows[name] = delta.delete_matching(spark, root, name, subjects, id_match(column))
     for name, column in pseudonymized_tables():
         result.rows[name] = delta.delete_matching(spark, root, name, subjects, f"t.`{column}` = s.citizen_key")
 

@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from lakehouse.functions import is_present, is_uuid, parse_count, parse_date, parse_number, parse_timestamp
-from lakehouse.personal import column_of_kind
+from lakehouse.personal import NATIONAL_ID_FORMAT, column_of_kind
 
 Severity = Literal["error", "warn"]
 
@@ -83,7 +83,7 @@ def enrollment_event_rules(future_tolerance_minutes: int) -> list[Rule]:
         Rule("event_time_parseable", parse_timestamp(F.col("event_time")).isNotNull()),
         Rule("event_time_not_future", parse_timestamp(F.col("event_time")) <= F.col("_ingested_at") + tolerance),
         Rule("national_id_format",
-             F.col(column_of_kind("bronze.enrollment_events", "national-id")).rlike(r"^[0-9]{8}$")),
+             F.col(column_of_kind("bronze.enrollment_events", "national-id")).rlike(NATIONAL_ID_FORMAT)),
         Rule("channel_known", F.col("channel").isin(*CHANNELS)),
         Rule("office_id_present", is_present(F.col("office_id"))),
         Rule("validation_present", _for_validations(

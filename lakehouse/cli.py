@@ -1,7 +1,8 @@
 """`lakehouse`: the command line of the lakehouse.
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
-storage, produce, stream, emr (deploy, create-cluster, submit), lambda, iam, erase, rotate-key.
+storage, produce, stream, emr (deploy, create-cluster, submit, schedule), lambda, iam, erase,
+rotate-key; the cloud ones (storage, emr, iam, lambda) are in `cli_cloud`.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -13,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from lakehouse import cli_cloud
 from lakehouse.config import Config, load_config
 from lakehouse.errors import ConfigError, describe
 
@@ -63,48 +65,6 @@ def cmd_aws(config: Config, args: argparse.Namespace) -> int:
     else:
         found = aws.running(config.local_dir)
         print(f"running at {found.url}" if found else "not running")
-    return 0
-
-
-def cmd_storage(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import app
-
-    for line in app.init_storage(config):
-        print(line)
-    return 0
-
-
-def cmd_emr(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import deployment
-
-    if args.action == "deploy":
-        uploads = deployment.emr_deploy(config, args.prefix, args.wheel)
-        prefix = args.prefix or config.emr.prefix
-        for u in uploads:
-            print(f"{'uploaded ' if u.uploaded else 'unchanged'}  {u.size:>12,}  {u.name}")
-        sent = [u for u in uploads if u.uploaded]
-        print(f"{len(sent)} of {len(uploads)} files uploaded to {prefix} ({sum(u.size for u in sent):,} bytes); "
-              f"{len(uploads) - len(sent)} unchanged")
-    elif args.action == "create-cluster":
-        cluster_id, security = deployment.emr_create_cluster(config, args.prefix)
-        print(f"security configuration {security.name}: {'created' if security.created else 'exists, unchanged'}")
-        print(cluster_id)
-    elif args.action == "schedule":
-        outcome, arn = deployment.emr_schedule(config, args.expression, args.role_arn, args.steps, args.prefix,
-                                               args.name)
-        print(f"schedule {args.name} {outcome}: {args.expression} (UTC) launches a cluster running the steps "
-              f"and ending after them\n{arn}")
-    else:
-        for name, step_id in deployment.emr_submit(config, args.cluster_id, args.steps, args.prefix, args.step_config):
-            print(f"{step_id}  lakehouse {name}")
-    return 0
-
-
-def cmd_iam(config: Config, args: argparse.Namespace) -> int:
-    from lakehouse import deployment
-
-    written = deployment.write_iam(config, Path(args.output))
-    print(f"wrote {len(written)} IAM documents to {args.output}: {', '.join(p.name for p in written)}")
     return 0
 
 
@@ -210,16 +170,6 @@ def cmd_dashboard(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_lambda(config: Config, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from lakehouse.trigger import package
-
-    names = package.build(Path(args.output))
-    print(f"wrote {args.output} ({len(names)} modules, no Spark); handler: {package.HANDLER}")
-    return 0
-
-
 def cmd_erase(config: Config, args: argparse.Namespace) -> int:
     import getpass
 
@@ -229,7 +179,7 @@ def cmd_erase(config: Config, args: argparse.Namespace) -> int:
     if args.file:
         ids += Path(args.file).read_text(encoding="utf-8").split()
     reports = protection.run_erase(_spark(config), config, ids, args.requested_by or getpass.getuser(),
-                            list(args.operator_id or []))
+                                   list(args.operator_id or []))
     _print_reports(reports)
     return 0
 
@@ -288,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
                    help="override one config value, e.g. --set spark.shuffle_partitions=8 (repeatable)")
     p.add_argument("--verbose", action="store_true", help="show full stack traces on errors")
     sub = p.add_subparsers(dest="command", required=True)
+    cli_cloud.add_commands(sub)
 
     g = sub.add_parser("generate", help="write a synthetic data set to landing/ and the registry database")
     g.add_argument("--part", choices=["1", "2", "all"], default="all", help="first half, second half, or all")
@@ -302,31 +253,6 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aws", help="the local AWS stand-in (moto on 127.0.0.1): start, stop, status")
     a.add_argument("action", choices=["start", "stop", "status"])
     a.set_defaults(func=cmd_aws)
-    sto = sub.add_parser("storage", help="the lake's S3 bucket: init (create; SSE-KMS default, TLS/KMS policy)")
-    sto.add_argument("action", choices=["init"])
-    sto.set_defaults(func=cmd_storage)
-    e = sub.add_parser("emr", help="Amazon EMR: deploy the artifacts, create the cluster, submit the steps")
-    actions = e.add_subparsers(dest="action", required=True)
-    ed = actions.add_parser("deploy", help="build the wheel; upload it, jobs/, conf/, bootstrap_actions/ to S3")
-    ed.add_argument("--wheel", type=Path, help="upload this wheel instead of building one")
-    ec = actions.add_parser("create-cluster", help="launch the cluster of conf/emr/ and print its id")
-    es = actions.add_parser("submit", help="add the pipeline's steps to a cluster")
-    es.add_argument("--cluster-id", required=True, help="the cluster (j-...)")
-    es.add_argument("--steps", help="comma-separated, in order (default: ingest,silver,gold,publish,export)")
-    es.add_argument("--step-config", default="emr", help="the config the steps run with (default: emr)")
-    esc = actions.add_parser("schedule", help="run the steps on a schedule, on a cluster that ends after them")
-    esc.add_argument("--expression", required=True, help="EventBridge Scheduler expression, e.g. 'cron(0 2 * * ? *)'")
-    esc.add_argument("--role-arn", required=True, help="the role the scheduler assumes (elasticmapreduce:RunJobFlow, "
-                     "iam:PassRole of the cluster's roles)")
-    esc.add_argument("--steps", help="comma-separated, in order (default: ingest,silver,gold,publish,export)")
-    esc.add_argument("--name", default="lakehouse-pipeline", help="the schedule's name (default: lakehouse-pipeline)")
-    for action in (ed, ec, es, esc):
-        action.add_argument("--prefix", help="s3://bucket/prefix of the artifacts (default: emr.prefix)")
-    e.set_defaults(func=cmd_emr)
-    ia = sub.add_parser("iam", help="least-privilege IAM as code: write the roles', key and bucket policies")
-    ia.add_argument("action", choices=["write"])
-    ia.add_argument("--output", default="conf/iam", help="the folder (default conf/iam; from --config emr)")
-    ia.set_defaults(func=cmd_iam)
     pr = sub.add_parser("produce", help="put synthetic enrollment events on the Kinesis stream")
     pr.add_argument("--rate", type=int, default=1000, help="records per second (default 1000)")
     pr.add_argument("--seconds", type=float, default=10.0, help="for how long (default 10)")
@@ -362,10 +288,6 @@ def parser() -> argparse.ArgumentParser:
     rk.add_argument("--new-key-env", help="the variable holding the new key, when security.hmac_key is an "
                     "environment variable (a key file or a Secrets Manager secret gets a generated key)")
     rk.set_defaults(func=cmd_rotate_key)
-    lm = sub.add_parser("lambda", help="the S3-event trigger: package its Lambda zip")
-    lm.add_argument("action", choices=["package"])
-    lm.add_argument("--output", default="dist/lakehouse-trigger.zip", help="default dist/lakehouse-trigger.zip")
-    lm.set_defaults(func=cmd_lambda)
     return p
 
 

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lakehouse"
 # Transformations and their helpers: pure functions of DataFrames and Columns.
 TRANSFORMS = ("lakehouse.contract", "lakehouse.personal", "lakehouse.functions", "lakehouse.quality",
               "lakehouse.bronze", "lakehouse.silver", "lakehouse.gold")
-APP = ("lakehouse.app", "lakehouse.cli")
+APP = ("lakehouse.app", "lakehouse.cli", "lakehouse.cli_cloud", "lakehouse.deployment", "lakehouse.protection")
 # What each room must not import (a module prefix matches the package and everything in it).
 FORBIDDEN_IMPORTS = {
     TRANSFORMS: ("lakehouse.storage", "lakehouse.sources", "lakehouse.publish", "lakehouse.pipeline",

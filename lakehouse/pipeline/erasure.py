@@ -97,7 +97,7 @@ def check_subjects(subjects: list[tuple[str, str]]) -> list[tuple[str, str]]:
             raise ErasureRequestError(f"erasure request {position}: unknown kind {kind!r} (citizen or operator)")
         value = subject.strip()
         pattern, described = SUBJECT_FORMATS[kind]
-        if value and not re.fullmatch(pattern.strip("^$"), value):
+        if value and not re.match(pattern, value):  # the patterns are anchored, the value stripped
             raise ErasureRequestError(f"erasure request {position} of {len(subjects)}: not {described}; "
                                       "nothing was recorded")
         if value:
@@ -119,13 +119,13 @@ def add_requests(spark: SparkSession, root: str, subjects: list[tuple[str, str]]
 
 def kept_out(spark: SparkSession, root: str, name: str) -> DataFrame | None:
     """The keys (one column, named as in `name`) of the people erasures keep out of bronze table
-    `name`: the operators any request names, for `bronze.operators`; None when there are none."""
+    `name`: the operators any request names, for `bronze.operators`; None for a table no erasure
+    keeps anyone out of, or before any request."""
     columns = [column for table_name, column in OPERATOR_TABLES if table_name == name]
     if not columns or not delta.exists(spark, root, ERASURE_REQUESTS):
         return None
-    keys = (delta.read(spark, root, ERASURE_REQUESTS).where(F.col("kind") == OPERATOR)
-            .select(F.col("subject").alias(columns[0])).distinct())
-    return None if keys.isEmpty() else keys
+    return (delta.read(spark, root, ERASURE_REQUESTS).where(F.col("kind") == OPERATOR)
+            .select(F.col("subject").alias(columns[0])))
 
 
 @dataclass

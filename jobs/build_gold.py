@@ -1,6 +1,6 @@
 """EMR step: silver -> gold (facts, dimensions, KPIs).
 
-    spark-submit jobs/build_gold.py --config emr [--root s3://bucket/prefix]
+    spark-submit jobs/build_gold.py --config emr [--root s3://bucket/prefix] [--full]
 
 Same code path as `lakehouse gold`; exits non-zero with a one-line error on failure.
 """

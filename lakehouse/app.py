@@ -118,10 +118,10 @@ def run_silver(spark: SparkSession, config: Config, run_id: str | None = None) -
     return run_step(spark, config, "silver", lambda report: build_silver(spark, settings, report.progress), run_id)
 
 
-def run_gold(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
-    """Silver -> gold, unless silver is unchanged since the last gold run."""
+def run_gold(spark: SparkSession, config: Config, run_id: str | None = None, full: bool = False) -> StepReport:
+    """Silver -> gold: what silver changed since the last gold run, or all of it (`full`)."""
     def work(report: StepReport) -> StepResult:
-        return build_gold(spark, config.root, report.progress, last_inputs(spark, config.root, "gold"))
+        return build_gold(spark, config.root, report.progress, last_inputs(spark, config.root, "gold"), full)
 
     check_silver(spark, config.root)  # before recording a run under a root that holds no lake
     return run_step(spark, config, "gold", work, run_id)

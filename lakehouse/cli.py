@@ -108,7 +108,10 @@ def cmd_step(config: Config, args: argparse.Namespace) -> int:
     from lakehouse import app
 
     spark = _spark(config)
-    runner = {"ingest": app.run_ingest, "silver": app.run_silver, "gold": app.run_gold,
+    if args.command == "gold":
+        _print_reports([app.run_gold(spark, config, full=args.full)])
+        return 0
+    runner = {"ingest": app.run_ingest, "silver": app.run_silver,
               "publish": app.run_publish, "export": app.run_export}[args.command]
     _print_reports([runner(spark, config)])
     return 0
@@ -249,7 +252,11 @@ def parser() -> argparse.ArgumentParser:
                        ("silver", "bronze -> silver and quarantine"), ("gold", "silver -> gold"),
                        ("publish", "silver and gold -> Glue Data Catalog (Athena, BI tools) and the BI views"),
                        ("export", "gold -> PostgreSQL (atomic, idempotent)")):
-        sub.add_parser(name, help=text).set_defaults(func=cmd_step)
+        step = sub.add_parser(name, help=text)
+        step.set_defaults(func=cmd_step)
+        if name == "gold":
+            step.add_argument("--full", action="store_true",
+                              help="rebuild all of gold from all of silver (default: only what silver changed)")
     a = sub.add_parser("aws", help="the local AWS stand-in (moto on 127.0.0.1): start, stop, status")
     a.add_argument("action", choices=["start", "stop", "status"])
     a.set_defaults(func=cmd_aws)

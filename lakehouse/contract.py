@@ -55,6 +55,23 @@ BRONZE_DOCUMENTS = (
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How a table's files are laid out, and why (README, "Table layout").
+
+    Attributes:
+        partition_by: Hive-style partition columns: a reader filtering on them opens only their
+            folders (gold's incremental build reads silver's events by date).
+        change_feed: Delta's change data feed on (`delta.enableChangeDataFeed`): the incremental
+            gold build reads what the table gained, lost or changed since its last run.
+        reason: Why this layout, in one line.
+    """
+
+    partition_by: tuple[str, ...] = ()
+    change_feed: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Table:
     """One Delta table of the lakehouse."""
 
@@ -64,6 +81,7 @@ class Table:
     description: str
     keys: tuple[str, ...] = ()
     comments: dict[str, str] = field(default_factory=dict)
+    layout: Layout = field(default_factory=Layout)
 
     @property
     def full_name(self) -> str:
@@ -77,17 +95,23 @@ class Table:
         the lineage columns only (`personal.STATS_COLUMNS`), never a personal column's min/max.
         Nobody filters them by their fields either (silver reads bronze incrementally).
         """
+        wanted = {"delta.enableChangeDataFeed": "true"} if self.layout.change_feed else {}
         if self.layer in STATS_COLUMNS:
-            return {"delta.dataSkippingStatsColumns": STATS_COLUMNS[self.layer]}
+            wanted["delta.dataSkippingStatsColumns"] = STATS_COLUMNS[self.layer]
         if self.full_name == ERASURE_REQUESTS:  # holds an ID while the request is pending
-            return {"delta.dataSkippingStatsColumns": "request_id,kind,status,requested_at"}
-        return {}
+            wanted["delta.dataSkippingStatsColumns"] = "request_id,kind,status,requested_at"
+        return wanted
 
 
 def _t(full: str, schema: str, description: str, keys: tuple[str, ...] = (),
-       comments: dict[str, str] | None = None) -> Table:
+       comments: dict[str, str] | None = None, layout: Layout | None = None) -> Table:
     layer, name = full.split(".")
-    return Table(layer, name, schema, description, keys, comments or {})
+    return Table(layer, name, schema, description, keys, comments or {}, layout or Layout())
+
+
+# What gold reads: its incremental build follows the change data feed of each.
+_BY_DATE = Layout(("event_date",), True, "gold recomputes the dates that changed: a date's events are one folder")
+_FOLLOWED = Layout((), True, "small: gold follows its change data feed")
 
 
 _TABLES = [
@@ -113,6 +137,7 @@ _TABLES = [
         ("event_id",),
         {"citizen_key": "HMAC-SHA256 of the national ID under the lakehouse secret key",
          "event_date": "UTC date of event_time"},
+        _BY_DATE,
     ),
     _t(
         "silver.biometric_validations",
@@ -121,6 +146,7 @@ _TABLES = [
         "score double, started_at timestamp, finished_at timestamp, duration_ms bigint, _ingested_at timestamp",
         "One row per validation_id; duration_ms = finished_at - started_at.",
         ("validation_id",),
+        layout=_BY_DATE,
     ),
     _t(
         "silver.office_reports",
@@ -128,6 +154,7 @@ _TABLES = [
         "appointments_attended int, _source string, _ingested_at timestamp",
         "One row per (report_date, office_id); the latest file wins (its free-text notes stay in bronze).",
         ("report_date", "office_id"),
+        layout=_FOLLOWED,
     ),
     _t(
         "silver.offices",
@@ -135,6 +162,7 @@ _TABLES = [
         "updated_at timestamp, valid_from timestamp, valid_to timestamp, is_current boolean",
         "Offices as SCD type 2: one row per version, valid from updated_at until the next version.",
         ("office_id", "valid_from"),
+        layout=_FOLLOWED,
     ),
     _t(
         "silver.device_logs",

@@ -21,7 +21,8 @@ def run_erase(spark: SparkSession, config: Config, national_ids: list[str], requ
               operator_ids: list[str] | None = None) -> list[StepReport]:
     """Erase people: `national_ids` (citizens) and `operator_ids` (registry operators) become
     pending requests (beside any already in `ops.erasure_requests`), every pending request is
-    carried out (`pipeline.erasure`), then, when silver changed, gold is rebuilt and purged, and
+    carried out (`pipeline.erasure`); when silver lost rows, gold follows them before the purge
+    (incrementally, from silver's change feed) and is purged too, and
     the PostgreSQL export and its staging follow when gold was exported before. Runs again
     harmlessly."""
     from lakehouse.pipeline import erasure
@@ -30,17 +31,25 @@ def run_erase(spark: SparkSession, config: Config, national_ids: list[str], requ
     key, retention = resolve(config.security.hmac_key), config.security.erasure_retention_hours
     requested_at = datetime.now(UTC).replace(tzinfo=None)
 
+    gold: list[StepReport] = []
+
     def work(report: StepReport) -> StepResult:
         subjects = [(erasure.CITIZEN, n) for n in national_ids] + [(erasure.OPERATOR, o) for o in operator_ids or []]
         added = erasure.add_requests(spark, config.root, subjects, key, requested_by, requested_at)
         if added:
             report.progress(f"{len(added)} request(s) recorded: {', '.join(added)}")
-        return erasure.erase(spark, config.root, key, requested_by, retention, report.progress).step
 
-    reports = [run_step(spark, config, "erase", work)]
-    if not any(name.startswith("silver.") for name in reports[0].versions):
+        def follow(erased: erasure.Erasure) -> None:  # before the purge: silver's change feed holds the deletions
+            # A gold run that fails here fails the erasure before any purge: the requests stay
+            # pending and silver's change feed intact, so the next gold run (or erasure) follows on.
+            if any(rows for name, rows in erased.rows.items() if name.startswith("silver.")):
+                gold.append(run_gold(spark, config, report.run_id))
+
+        return erasure.erase(spark, config.root, key, requested_by, retention, report.progress, follow).step
+
+    reports = [run_step(spark, config, "erase", work), *gold]
+    if not gold:
         return reports
-    reports.append(run_gold(spark, config, reports[0].run_id))
     for t in tables_in("gold"):
         delta.purge(spark, config.root, t.full_name, retention)
     if last_inputs(spark, config.root, "export") is not None:

@@ -18,7 +18,7 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
     return F.try_divide(numerator.cast("double"), denominator.cast("double"))
 
 
-def _utc_midnight(date: Column) -> Column:
+def utc_midnight(date: Column) -> Column:
     """The instant a UTC date starts, whatever the session time zone."""
     return F.timestamp_seconds(F.unix_date(date).cast("bigint") * 86400)
 
@@ -133,7 +133,7 @@ def kpi_office_daily(office_reports: DataFrame, events: DataFrame, offices: Data
     )
     daily = (
         reports.join(completed, on=["date", "office_id"], how="full")
-        .withColumn("day_start", _utc_midnight(F.col("date")))
+        .withColumn("day_start", utc_midnight(F.col("date")))
         .transform(with_region_at, offices=offices, time_col="day_start")
     )
     completed_count = F.coalesce(F.col("enrollments_completed"), F.lit(0))

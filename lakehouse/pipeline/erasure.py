@@ -14,7 +14,8 @@ in `ops.erasure_requests` (pending) until an erasure runs; then, for every pendi
    row) are deleted the same way; the registry database itself is the source system's, which the
    lake only reads, so the request stays as a tombstone and ingest drops that operator's rows
    when the registry changes them again (`kept_out`);
-3. every table touched is purged: `REORG ... APPLY (PURGE)` and `VACUUM` with the configured
+3. the caller's `before_purge` runs (gold follows the deletions from silver's change feed);
+   then every table touched is purged: `REORG ... APPLY (PURGE)` and `VACUUM` with the configured
    retention, so no earlier version can be read back with the person in it;
 4. the requests are marked done, citizens' IDs removed, and the request table purged too;
 5. one audit row goes to `ops.erasures`: who, when, which requests, rows per table; never an ID.
@@ -29,6 +30,7 @@ import hashlib
 import hmac
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -215,8 +217,10 @@ def _erase_operators(spark: SparkSession, root: str, operators: list[Any], resul
 
 
 def erase(spark: SparkSession, root: str, hmac_key: bytes, requested_by: str, retention_hours: int,
-          progress: Progress) -> Erasure:
-    """Carry out every pending request (see the module's docstring)."""
+          progress: Progress, before_purge: Callable[[Erasure], None] | None = None) -> Erasure:
+    """Carry out every pending request (see the module's docstring). `before_purge` is called once
+    the rows are deleted and before any table is purged: gold follows the deletions there, while
+    silver's change data feed still holds them (the purge removes the feed's files)."""
     started = datetime.now(UTC).replace(tzinfo=None)
     result = Erasure()
     pending = (delta.read(spark, root, ERASURE_REQUESTS).where(F.col("status") == "pending")
@@ -237,6 +241,8 @@ def erase(spark: SparkSession, root: str, hmac_key: bytes, requested_by: str, re
         _erase_citizens(spark, root, citizens, hmac_key, result, progress)
     if operators:
         _erase_operators(spark, root, operators, result)
+    if before_purge is not None:
+        before_purge(result)
     for name in result.rows:
         if delta.exists(spark, root, name):
             delta.purge(spark, root, name, retention_hours)

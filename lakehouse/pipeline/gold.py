@@ -1,19 +1,31 @@
-"""The gold step: dimensions, facts and KPIs, rebuilt from silver and synced.
+"""The gold step: dimensions, facts and KPIs from silver, recomputed where silver changed.
 
-Each gold table is computed from the whole of silver (a month of events is small) and synced:
-only rows whose values changed are rewritten, so a late event changes the KPIs of its own date
-and nothing else, and a run with no silver change commits nothing.
+Gold reads silver at the versions it records for the run (`ops.pipeline_runs.input_versions`).
+The next run reads what the silver tables' change data feeds hold between those versions and the
+new ones (`gold_changes`): the dates, enrollments and validations that changed, the office days
+an office's new region history reaches. It recomputes only those rows, from only the silver dates
+that hold them (silver's events are partitioned by date), and writes each gold table with one
+MERGE that touches that slice (`delta.replace_slice`). So the cost of fresh KPIs follows the new
+data, not the history.
+
+The whole of gold is rebuilt from the whole of silver and synced instead (only rows that differ
+are rewritten) on the first run, when a gold table is missing, when a change feed does not cover
+the range (a VACUUM removed its files), or on request (`lakehouse gold --full`). Both ways give
+the same gold; a run with no silver change commits nothing.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.contract import tables_in
 from lakehouse.errors import SourceError
 from lakehouse.gold import dimensions, facts, kpis
 from lakehouse.ops.results import Progress, StepResult
+from lakehouse.pipeline import gold_changes
 from lakehouse.storage import delta
 
 SILVER_INPUTS = ("silver.enrollment_events", "silver.biometric_validations", "silver.office_reports",
@@ -51,27 +63,120 @@ def check_silver(spark: SparkSession, root: str) -> None:
 
 
 def build_gold(spark: SparkSession, root: str, progress: Progress,
-               last_inputs: dict[str, int] | None = None) -> StepResult:
-    """Rebuild and sync every gold table, unless silver is still at `last_inputs` (the silver
-    versions the last gold run read) and every gold table exists."""
+               last_inputs: dict[str, int] | None = None, full: bool = False) -> StepResult:
+    """Bring gold up to silver: the parts that changed since `last_inputs` (the silver versions
+    the last gold run read), or everything (`full`, or when the changes cannot be read); nothing
+    when silver is still at `last_inputs` and every gold table exists."""
     result = StepResult(inputs=silver_versions(spark, root))
     built = all(delta.exists(spark, root, t.full_name) for t in tables_in("gold"))
-    if built and last_inputs == result.inputs:
+    if built and last_inputs == result.inputs and not full:
         progress("silver unchanged since the last gold run: nothing to rebuild")
         return result
-    silver = {name: delta.read(spark, root, name).cache() for name in SILVER_INPUTS}
+    # The versions recorded are the versions read, whatever commits land meanwhile.
+    silver = {name: delta.read(spark, root, name, version=result.inputs.get(name)) for name in SILVER_INPUTS}
+    changed = None
+    if full:
+        progress("full rebuild (requested)")
+    elif not built or last_inputs is None:
+        progress("full rebuild (no earlier gold run to follow on from)")
+    else:
+        changed = gold_changes.affected(spark, root, last_inputs, result.inputs, silver)
+        if changed is None:
+            progress("full rebuild (a silver table's change feed does not reach back to the last gold run)")
+    if changed is None:
+        _build_whole(spark, root, silver, progress, result)
+    else:
+        progress(f"recomputing what changed: {changed.describe()}")
+        _build_changed(spark, root, silver, changed, progress, result)
+    return result
+
+
+def _build_whole(spark: SparkSession, root: str, silver: dict[str, DataFrame], progress: Progress,
+                 result: StepResult) -> None:
+    cached = {name: frame.cache() for name, frame in silver.items()}
     try:
-        for name, build in gold_tables(silver).items():
+        for name, build in gold_tables(cached).items():
             frame = build().cache()
             rows = frame.count()
             result.rows_out += rows
-            if delta.sync(spark, frame, root, name):
-                result.versions[name] = delta.version(spark, root, name) or 0
-                progress(f"{name}: {rows:,} rows, updated")
-            else:
-                progress(f"{name}: {rows:,} rows, unchanged")
+            _written(spark, root, name, delta.sync(spark, frame, root, name), f"{rows:,} rows", progress, result)
             frame.unpersist()
     finally:
-        for frame in silver.values():
+        for frame in cached.values():
             frame.unpersist()
-    return result
+
+
+def _written(spark: SparkSession, root: str, name: str, committed: bool, what: str, progress: Progress,
+             result: StepResult) -> None:
+    if committed:
+        result.versions[name] = delta.version(spark, root, name) or 0
+    progress(f"{name}: {what}, {'updated' if committed else 'unchanged'}")
+
+
+def _on_dates(frame: DataFrame, column: str, dates: list[date]) -> DataFrame:
+    return frame.where(F.col(column).isin(dates))
+
+
+def _build_changed(spark: SparkSession, root: str, silver: dict[str, DataFrame], changed: gold_changes.Affected,
+                   progress: Progress, result: StepResult) -> None:
+    """Recompute the parts of gold `changed` names, each gold table written by one MERGE of its
+    slice: the dimensions whole (they are small), the facts by key, the KPIs by date."""
+    events, validations = silver["silver.enrollment_events"], silver["silver.biometric_validations"]
+    reports, offices = silver["silver.office_reports"], silver["silver.offices"].cache()
+    rest = changed.enrollments.where("NOT whole").select("enrollment_id")
+    enrollment_events = _on_dates(events, "event_date", changed.enrollment_dates).join(rest, "enrollment_id",
+                                                                                         "left_semi")
+    whole = changed.enrollments.where("whole").select("enrollment_id")
+    if not whole.isEmpty():  # an enrollment that lost an event: all of its events, whatever their date
+        enrollment_events = enrollment_events.unionByName(events.join(whole, "enrollment_id", "left_semi"))
+    slices: dict[str, tuple[Callable[[], DataFrame], DataFrame] | None] = {
+        "gold.dim_date": None,
+        "gold.dim_office": None,
+        "gold.fct_enrollments": (lambda: facts.fct_enrollments(enrollment_events, offices),
+                                 changed.enrollments.select("enrollment_id")),
+        "gold.fct_biometric_validations": (
+            lambda: facts.fct_biometric_validations(
+                _on_dates(validations, "event_date", changed.validation_dates)
+                .join(changed.validations, "validation_id", "left_semi"), offices),
+            changed.validations),
+        "gold.kpi_enrollments_daily": (
+            lambda: kpis.kpi_enrollments_daily(_on_dates(events, "event_date", changed.event_dates), offices),
+            _date_scope(spark, changed.event_dates)),
+        "gold.kpi_validation_times_daily": (
+            lambda: kpis.kpi_validation_times_daily(_on_dates(validations, "event_date", changed.validation_dates),
+                                                    offices),
+            _date_scope(spark, changed.validation_dates)),
+        "gold.kpi_office_daily": (
+            lambda: kpis.kpi_office_daily(_on_dates(reports, "report_date", changed.office_dates),
+                                          _on_dates(events, "event_date", changed.office_dates), offices),
+            _date_scope(spark, changed.office_dates)),
+    }
+    whole_tables = gold_tables(silver)
+    try:
+        for name, part in slices.items():
+            if part is None:  # a dimension: rebuilt whole when its inputs changed
+                if (name == "gold.dim_date" and changed.calendar) or (name == "gold.dim_office" and changed.offices):
+                    frame = whole_tables[name]().cache()
+                    rows = frame.count()
+                    result.rows_out += rows
+                    _written(spark, root, name, delta.sync(spark, frame, root, name), f"{rows:,} rows", progress,
+                             result)
+                    frame.unpersist()
+                continue
+            build, scope = part
+            if scope.isEmpty():
+                continue
+            frame = build().cache()
+            rows = frame.count()
+            result.rows_out += rows
+            _written(spark, root, name, delta.replace_slice(spark, frame, root, name, scope),
+                     f"{rows:,} rows recomputed", progress, result)
+            frame.unpersist()
+    finally:
+        offices.unpersist()
+        changed.enrollments.unpersist()
+        changed.validations.unpersist()
+
+
+def _date_scope(spark: SparkSession, dates: list[date]) -> DataFrame:
+    return spark.createDataFrame([(d,) for d in dates], "date date")

@@ -14,6 +14,7 @@ from functools import reduce
 from typing import Any
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -45,6 +46,8 @@ def ensure(spark: SparkSession, root: str, name: str) -> None:
     location, wanted = path(root, name), table(name).properties
     if not exists(spark, root, name):
         builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema(name))
+        if table(name).layout.partition_by:
+            builder = builder.partitionedBy(*table(name).layout.partition_by)
         for key, value in wanted.items():
             builder = builder.property(key, value)
         builder.execute()
@@ -55,6 +58,12 @@ def ensure(spark: SparkSession, root: str, name: str) -> None:
             settings = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(missing.items()))
             spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ({settings})")
     _checked.add(location)
+
+
+def _made_by_ensure(name: str) -> bool:
+    """Whether a first write must create the table first: the contract gives it properties or
+    partitions that a plain write would not."""
+    return bool(table(name).properties or table(name).layout.partition_by)
 
 
 def _properties(spark: SparkSession, location: str) -> dict[str, str]:
@@ -139,7 +148,7 @@ def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
 
     The table is created first when missing, so it has the contract's properties from its first
     commit (a plain write would collect statistics on every column)."""
-    if table(name).properties:
+    if _made_by_ensure(name):
         ensure(df.sparkSession, root, name)
     # mergeSchema: a table written before a metadata column was added to the contract gains it.
     writer = conform(df, name).write.format("delta").mode("append").option("mergeSchema", "true")
@@ -182,7 +191,7 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
     keys = list(keys or table(name).keys)
     new = conform(df, name)
     if not exists(spark, root, name):
-        if table(name).properties:
+        if _made_by_ensure(name):
             ensure(spark, root, name)
         new.write.format("delta").mode("append").save(path(root, name))
         return True
@@ -201,6 +210,67 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
         merge = merge.whenMatchedUpdateAll(condition=_rows_differ(others))
     merge.whenNotMatchedInsertAll().whenNotMatchedBySourceDelete().execute()
     return True
+
+
+def net_changes(spark: SparkSession, root: str, name: str, after: int | None, upto: int,
+                columns: list[str]) -> DataFrame | None:
+    """What the table gained and lost from version `after` (exclusive; None: from its start) to
+    `upto`, on `columns`, from its change data feed: one row per distinct row of `columns` whose
+    count changed, with `_net` = copies gained (negative: lost). An update that left `columns` as
+    they were (a new citizen key, say) nets to nothing. None when the feed does not cover the
+    range (the table was made before the contract turned it on, or its log or change files
+    have been cleaned up since): the caller then rebuilds from the whole table.
+    """
+    start = 0 if after is None else after + 1
+    if start > upto:
+        return spark.createDataFrame([], T.StructType([*(f for f in schema(name).fields if f.name in columns),
+                                                       T.StructField("_net", T.LongType())]))
+    if not delta_log.feed_covers(spark, path(root, name), start, upto):
+        return None
+    gained = F.when(F.col("_change_type").isin("insert", "update_postimage"), 1).otherwise(-1)
+    try:
+        feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
+                .option("endingVersion", upto).load(path(root, name)))
+    except AnalysisException as err:
+        if err.getCondition() == "DELTA_MISSING_CHANGE_DATA":  # the feed was turned on after `start`
+            return None
+        raise
+    return (feed.groupBy(*columns).agg(F.sum(gained).alias("_net")).where(F.col("_net") != 0))
+
+
+def replace_slice(spark: SparkSession, df: DataFrame, root: str, name: str, scope: DataFrame) -> bool:
+    """Make the table's rows that match a row of `scope` (on `scope`'s columns) exactly `df`'s rows,
+    leaving every other row alone; `df`'s rows must all fall in the scope.
+
+    One MERGE on the contract's keys carries only what differs: rows new or changed are inserted or
+    updated, and rows of the slice that `df` no longer has are deleted. Returns whether anything
+    was committed (nothing when the slice already holds `df`).
+    """
+    keys = list(table(name).keys)
+    new = conform(df, name)
+    if not exists(spark, root, name):
+        return sync(spark, new, root, name)
+    current = read(spark, root, name)
+    in_scope = current.join(F.broadcast(scope.distinct()), on=scope.columns, how="left_semi")
+    changed = new.exceptAll(in_scope).withColumn("_gone", F.lit(False))
+    gone = (in_scope.select(*keys).join(new.select(*keys), on=keys, how="left_anti")
+            .withColumn("_gone", F.lit(True)))
+    source = changed.unionByName(gone, allowMissingColumns=True).cache()
+    try:
+        if source.isEmpty():
+            return False
+        others = [c for c in new.columns if c not in keys]
+        merge = (DeltaTable.forPath(spark, path(root, name)).alias("t")
+                 .merge(source.alias("s"), _key_condition(keys))
+                 .whenMatchedDelete(condition="s._gone"))
+        if others:
+            merge = merge.whenMatchedUpdate(condition=_rows_differ(others),
+                                            set={c: F.col(f"s.`{c}`") for c in others})
+        merge.whenNotMatchedInsert(condition="NOT s._gone",
+                                   values={c: F.col(f"s.`{c}`") for c in new.columns}).execute()
+        return True
+    finally:
+        source.unpersist()
 
 
 def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple[str, ...] | list[str] | None = None,
@@ -234,8 +304,9 @@ def replace_values(spark: SparkSession, mapping: DataFrame, root: str, name: str
 
 
 def overwrite(df: DataFrame, root: str, name: str) -> None:
-    """Replace the table's contents (and schema) with `df`."""
-    conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path(root, name))
+    """Replace the table's contents (and schema, and partitioning) with `df`."""
+    (conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+     .partitionBy(*table(name).layout.partition_by).save(path(root, name)))
 
 
 def delete_matching(spark: SparkSession, root: str, name: str, keys: DataFrame, condition: str) -> int:

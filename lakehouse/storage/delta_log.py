@@ -36,3 +36,36 @@ def committed_at(info: dict[str, Any]) -> datetime | None:
     """When a commit was made (UTC), from its commitInfo."""
     millis = info.get("inCommitTimestamp") or info.get("timestamp")
     return datetime.fromtimestamp(int(millis) / 1000, UTC) if millis else None
+
+
+def _commit_actions(spark: SparkSession, location: str, version: int) -> list[dict[str, Any]] | None:
+    """The actions of commit `version` (None when its log file is gone)."""
+    text = files.read_text(spark, f"{location}/_delta_log/{version:020d}.json")
+    return None if text is None else [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def feed_files(actions: list[dict[str, Any]]) -> list[str]:
+    """The data files the change data feed reads for one commit's actions (paths relative to the
+    table): its `cdc` files when it wrote any, else the files it added or removed with a data
+    change (an insert-only commit writes no change file: its new files are the change)."""
+    cdc = [a["cdc"]["path"] for a in actions if "cdc" in a]
+    if cdc:
+        return cdc
+    return [a[kind]["path"] for a in actions for kind in ("add", "remove")
+            if kind in a and a[kind].get("dataChange", True)]
+
+
+def feed_covers(spark: SparkSession, location: str, start: int, upto: int) -> bool:
+    """Whether the change data feed of versions `start`..`upto` can still be read: every commit's
+    log file is there and so is every data file the feed reads for it (a VACUUM removes change
+    files and removed files once they pass the retention; an erasure's, at once). Whether the feed
+    was on for the whole range is Delta's own check, made when the feed is read."""
+    from urllib.parse import unquote
+
+    needed: set[str] = set()
+    for version in range(start, upto + 1):
+        actions = _commit_actions(spark, location, version)
+        if actions is None:
+            return False
+        needed.update(unquote(p) for p in feed_files(actions))
+    return needed <= files.relative_files(spark, location)

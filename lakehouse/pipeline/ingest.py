@@ -1,8 +1,10 @@
 """The ingest step: landing files and registry changes -> bronze, each record exactly once.
 
-Which files are new is read from bronze itself (the `_file` of the rows it holds, a landing key),
-so a file's rows and the fact that it was ingested commit together in one Delta append: a crash
-between two files, or a re-run, never ingests a file twice or skips one. Keys are paths under the
+Which files are new is read from the manifest of ingested files (`ops.ingested_files`), written
+after each append, and from bronze's own rows newer than the manifest (the `_file` of each, a
+landing key): a file's rows and the fact that it was ingested commit together in one Delta
+append, so a crash between two files, or between an append and its manifest rows, or a re-run,
+never ingests a file twice or skips one, and an ingest run does not read all of bronze. Keys are paths under the
 landing root, so a lake that moves keeps what it ingested (older rows holding a file's full URI
 are read as their key).
 """
@@ -30,10 +32,37 @@ from lakehouse.storage import delta
 JSON_SOURCES = {"events": "bronze.enrollment_events", "device_logs": "bronze.device_logs"}
 
 
-def _known_files(spark: SparkSession, root: str, table: str) -> set[str]:
-    """The keys of the landing files `table` holds rows of."""
-    rows = delta.read(spark, root, table).select("_file").distinct().collect()
-    return {landing.landing_key(r["_file"]) for r in rows if r["_file"] is not None}
+def _known_files(spark: SparkSession, root: str, table: str, listed: list[landing.LandedFile]) -> set[str]:
+    """The keys of the landing files `table` holds rows of, without reading all of bronze.
+
+    The manifest (`ops.ingested_files`) records each file once its rows are appended. Bronze rows
+    newer than the manifest's latest row for the table are a batch whose manifest rows a crash
+    kept from being written: their files are read from bronze (its `_ingested_at` statistics cut
+    the read to those files) and recorded now, so the manifest is whole again. A table with rows
+    but no manifest row at all (a lake older than the manifest) is read whole, once.
+    """
+    manifest = delta.read(spark, root, "ops.ingested_files").where(F.col("target") == table)
+    known = {r["path"] for r in manifest.select("path").distinct().collect()}
+    last = manifest.agg(F.max("ingested_at")).collect()[0][0]
+    bronze = delta.read(spark, root, table).where(F.col("_file").isNotNull())
+    if last is not None:
+        bronze = bronze.where(F.col("_ingested_at") > F.lit(last) - F.expr(f"INTERVAL {_CLOCK_SLACK_MINUTES} MINUTES"))
+    held = {landing.landing_key(r["_file"]) for r in bronze.select("_file").distinct().collect()}
+    unrecorded = held - known
+    if unrecorded:
+        by_key = {f.key: f for f in listed}
+        batches = {landing.landing_key(r["_file"]): (r["_batch_id"], r["count"]) for r in
+                   bronze.groupBy("_file", "_batch_id").count().collect()}
+        ingested_at = datetime.now(UTC).replace(tzinfo=None)
+        rows = [(key, by_key[key].size if key in by_key else None, by_key[key].modified_at if key in by_key else None,
+                 table, batches[key][0], ingested_at, batches[key][1]) for key in sorted(unrecorded)]
+        delta.append(spark.createDataFrame(rows, contract.schema("ops.ingested_files")), root, "ops.ingested_files")
+    return known | held
+
+
+# Bronze's `_ingested_at` is stamped before a batch's append and the manifest's `ingested_at` after
+# it, on the same driver; the slack only guards against the clock being set back between them.
+_CLOCK_SLACK_MINUTES = 10
 
 
 def _append(spark: SparkSession, root: str, table: str, df: DataFrame, progress: Progress, what: str) -> StepResult:
@@ -90,9 +119,9 @@ def reject_strays(spark: SparkSession, root: str, batch_id: str, progress: Progr
 def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, progress: Progress) -> StepResult:
     """New JSON-lines files of landing/<kind> into their bronze table."""
     table = JSON_SOURCES[kind]
-    known = _known_files(spark, root, table)
-    new = _accepted(spark, root, [f for f in landing.list_files(spark, root, kind) if f.key not in known], batch_id,
-                    progress)
+    listed = landing.list_files(spark, root, kind)
+    known = _known_files(spark, root, table, listed)
+    new = _accepted(spark, root, [f for f in listed if f.key not in known], batch_id, progress)
     if not new:
         progress(f"{table}: no new files")
         return StepResult()
@@ -107,9 +136,9 @@ def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, 
 def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
     """New office report files (CSV, Excel), parsed on the driver, into bronze."""
     table = "bronze.office_reports"
-    known = _known_files(spark, root, table)
-    new = _accepted(spark, root, [f for f in landing.list_files(spark, root, "office_reports") if f.key not in known],
-                    batch_id, progress)
+    listed = landing.list_files(spark, root, "office_reports")
+    known = _known_files(spark, root, table, listed)
+    new = _accepted(spark, root, [f for f in listed if f.key not in known], batch_id, progress)
     if not new:
         progress(f"{table}: no new files")
         return StepResult()

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -137,7 +138,34 @@ def test_rows_recorded_under_a_full_uri_count_as_their_key(spark: SparkSession, 
     _ingest(spark, tmp_path, None, "run-1")
     table = delta.path(str(tmp_path), "bronze.enrollment_events")
     spark.sql(f"UPDATE delta.`{table}` SET _file = 'file:/old/place/landing/' || _file")
+    shutil.rmtree(delta.path(str(tmp_path), "ops.ingested_files"))  # a lake older than the manifest: bronze read whole
     assert _ingest(spark, tmp_path, None, "run-2").rows_in == 0
+    manifest = delta.read(spark, str(tmp_path), "ops.ingested_files").collect()
+    assert [(r["path"], r["batch_id"], r["records"]) for r in manifest] == [("events/e-001.jsonl", "run-1", 1)]
+
+
+def test_a_crash_between_an_append_and_its_manifest_rows_ingests_nothing_twice(
+        spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's rows are in bronze but the manifest never heard of them: the next run finds them
+    among bronze's rows newer than the manifest, records them, and every later run knows them."""
+    _write(tmp_path / "landing" / "events" / "e-001.jsonl", "\n".join([EVENT % "a1", EVENT % "a2"]) + "\n")
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("killed before the manifest was written")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("lakehouse.pipeline.ingest._manifest", crash)
+        with pytest.raises(RuntimeError):
+            _ingest(spark, tmp_path, None, "run-1")
+    assert _ingest(spark, tmp_path, None, "run-2").rows_in == 0
+    _write(tmp_path / "landing" / "events" / "e-002.jsonl", EVENT % "b1" + "\n")
+    assert _ingest(spark, tmp_path, None, "run-3").rows_in == 1
+    assert _ingest(spark, tmp_path, None, "run-4").rows_in == 0
+    events = delta.read(spark, str(tmp_path), "bronze.enrollment_events")
+    assert sorted(r["event_id"] for r in events.collect()) == ["a1", "a2", "b1"]
+    manifest = delta.read(spark, str(tmp_path), "ops.ingested_files").where("target = 'bronze.enrollment_events'")
+    assert sorted((r["path"], r["batch_id"], r["records"]) for r in manifest.collect()) == [
+        ("events/e-001.jsonl", "run-1", 2), ("events/e-002.jsonl", "run-3", 1)]
 
 
 def test_a_document_is_its_bytes_not_its_modification_time(spark: SparkSession, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.contract import tables_in
+from lakehouse.contract import schema, tables_in
 from lakehouse.errors import SourceError
 from lakehouse.gold import dimensions, facts, kpis
 from lakehouse.ops.results import Progress, StepResult
@@ -79,6 +79,8 @@ def build_gold(spark: SparkSession, root: str, progress: Progress,
         progress("full rebuild (requested)")
     elif not built or last_inputs is None:
         progress("full rebuild (no earlier gold run to follow on from)")
+    elif not _as_contracted(spark, root):
+        progress("full rebuild (a gold table's columns are not the contract's)")
     else:
         changed = gold_changes.affected(spark, root, last_inputs, result.inputs, silver)
         if changed is None:
@@ -89,6 +91,12 @@ def build_gold(spark: SparkSession, root: str, progress: Progress,
         progress(f"recomputing what changed: {changed.describe()}")
         _build_changed(spark, root, silver, changed, progress, result)
     return result
+
+
+def _as_contracted(spark: SparkSession, root: str) -> bool:
+    """Whether every gold table has the contract's columns, in order (a slice cannot change them)."""
+    return all(delta.table_schema(spark, root, t.full_name).fieldNames() == schema(t.full_name).fieldNames()
+               for t in tables_in("gold"))
 
 
 def _build_whole(spark: SparkSession, root: str, silver: dict[str, DataFrame], progress: Progress,

@@ -77,7 +77,7 @@ class BatchHandler:
             else:  # nothing to quarantine: no MERGE, but the table exists as after any silver run
                 delta.ensure(spark, root, flow.quarantine)
             inserted = [delta.insert_new(spark, target.rows(validated, self.settings), root, target.table,
-                                         target.keys) for target in flow.targets]
+                                         target.keys, target.within) for target in flow.targets]
             for target in flow.targets:
                 done.versions[target.table] = delta.version(spark, root, target.table) or 0
             done.rows_out = inserted[0] if inserted else 0

@@ -162,18 +162,48 @@ def _key_condition(keys: tuple[str, ...] | list[str]) -> str:
 
 
 def insert_new(spark: SparkSession, df: DataFrame, root: str, name: str,
-               keys: tuple[str, ...] | list[str]) -> int:
-    """Insert the rows whose key the table does not hold; returns how many were inserted."""
+               keys: tuple[str, ...] | list[str], within: tuple[str, ...] = ()) -> int:
+    """Insert the rows whose key the table does not hold; returns how many were inserted.
+
+    `within` names columns a key's copies always share (a partition column derived from the row):
+    the MERGE then looks for the batch's keys only where those columns hold the batch's values,
+    so it reads the partitions the batch reaches instead of the whole table.
+    """
     ensure(spark, root, name)
-    target = DeltaTable.forPath(spark, path(root, name))
-    metrics = (
-        target.alias("t")
-        .merge(conform(df, name).alias("s"), _key_condition(keys))
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    source = conform(df, name)
+    condition = _key_condition(keys)
+    if within:
+        source = source.cache()
+        for column in within:
+            values = [r[0] for r in source.select(column).distinct().collect()]
+            if not values:
+                source.unpersist()
+                return 0
+            if None not in values:  # a null cannot be looked for by value: the whole table is searched
+                listed = ", ".join(_literal(v) for v in sorted(values))
+                condition = f"t.`{column}` IN ({listed}) AND t.`{column}` = s.`{column}` AND {condition}"
+    try:
+        metrics = (
+            DeltaTable.forPath(spark, path(root, name)).alias("t")
+            .merge(source.alias("s"), condition)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    finally:
+        source.unpersist()
     row = metrics.first() if metrics is not None else None
     return int(row["num_inserted_rows"]) if row is not None else 0
+
+
+def _literal(value: Any) -> str:
+    """A SQL literal for a partition value (a date, a string or a number)."""
+    if isinstance(value, datetime):
+        raise LakehouseError("a timestamp cannot be a partition value here")
+    if hasattr(value, "isoformat"):
+        return f"DATE'{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
 
 
 def _rows_differ(columns: list[str]) -> Column:

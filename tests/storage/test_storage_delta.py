@@ -98,3 +98,49 @@ def test_increments_hand_each_run_only_the_new_rows(spark: SparkSession, tmp_pat
     delta.increments(spark, root, NAME, checkpoint, handle, "test_increments")
     delta.increments(spark, root, NAME, checkpoint, handle, "test_increments")  # nothing new: no batch
     assert seen == [["a.csv:2"], ["a.csv:3"]]
+
+
+def test_net_changes_are_what_rows_gained_and_lost_on_the_columns_asked(spark: SparkSession, tmp_path) -> None:
+    """silver.office_reports has the change data feed on (its contract layout)."""
+    root, columns = str(tmp_path), ["report_date", "office_id", "staffed_hours"]
+    delta.sync(spark, _rows(spark, [(D1, "OF-1", 8.0, 10, 9, "a.csv:2", T0), (D2, "OF-1", 6.0, 5, 5, "a.csv:3", T0)]),
+               root, NAME)
+    first = delta.version(spark, root, NAME)
+    assert first is not None
+    # OF-1 on D1: only its source changes (not a column asked for); on D2: its hours; OF-2 arrives
+    delta.sync(spark, _rows(spark, [(D1, "OF-1", 8.0, 10, 9, "b.csv:2", T0), (D2, "OF-1", 7.0, 5, 5, "a.csv:3", T0),
+                                    (D2, "OF-2", 4.0, 1, 1, "b.csv:3", T0)]), root, NAME)
+    latest = delta.version(spark, root, NAME) or 0
+    changes = delta.net_changes(spark, root, NAME, first, latest, columns)
+    assert changes is not None
+    assert sorted(tuple(r) for r in changes.collect()) == [
+        (D2, "OF-1", 6.0, -1), (D2, "OF-1", 7.0, 1), (D2, "OF-2", 4.0, 1)]
+    nothing = delta.net_changes(spark, root, NAME, latest, latest, columns)
+    assert nothing is not None and nothing.isEmpty() and nothing.columns == [*columns, "_net"]
+    whole = delta.net_changes(spark, root, NAME, None, latest, columns)
+    assert whole is not None and whole.count() == 3  # from the start: the three rows the table holds
+
+
+def test_net_changes_are_none_once_a_vacuum_took_the_change_files(spark: SparkSession, tmp_path) -> None:
+    root = str(tmp_path)
+    delta.sync(spark, _rows(spark, [(D1, "OF-1", 8.0, 10, 9, "a.csv:2", T0)]), root, NAME)
+    first = delta.version(spark, root, NAME)
+    delta.sync(spark, _rows(spark, [(D1, "OF-1", 9.0, 10, 9, "a.csv:2", T0)]), root, NAME)
+    delta.purge(spark, root, NAME, 0)  # VACUUM RETAIN 0 HOURS: the update's change file goes
+    assert delta.net_changes(spark, root, NAME, first, delta.version(spark, root, NAME) or 0,
+                             ["report_date", "staffed_hours"]) is None
+
+
+def test_replace_slice_rewrites_only_the_scope(spark: SparkSession, tmp_path) -> None:
+    root = str(tmp_path)
+    delta.sync(spark, _rows(spark, [(D1, "OF-1", 8.0, 10, 9, "a.csv:2", T0), (D1, "OF-2", 8.0, 4, 4, "a.csv:3", T0),
+                                    (D2, "OF-1", 6.0, 5, 5, "a.csv:4", T0)]), root, NAME)
+    scope = spark.createDataFrame([(D1,)], "report_date date")
+    # D1: OF-1 changes, OF-2 goes, OF-3 comes; D2 is outside the scope and stays as it is
+    slice_ = _rows(spark, [(D1, "OF-1", 7.5, 10, 9, "b.csv:2", T0), (D1, "OF-3", 3.0, 2, 2, "b.csv:3", T0)])
+    assert delta.replace_slice(spark, slice_, root, NAME, scope) is True
+    held = sorted((r["report_date"], r["office_id"], r["staffed_hours"]) for r in delta.read(spark, root, NAME).collect())
+    assert held == [(D1, "OF-1", 7.5), (D1, "OF-3", 3.0), (D2, "OF-1", 6.0)]
+    version = delta.version(spark, root, NAME)
+    assert delta.replace_slice(spark, slice_, root, NAME, scope) is False
+    assert delta.version(spark, root, NAME) == version

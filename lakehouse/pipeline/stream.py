@@ -24,7 +24,7 @@ from lakehouse.errors import SourceError
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.flows import ENROLLMENT_EVENTS, SilverSettings
-from lakehouse.pipeline.silver import checkpoint, follow_flow, run_flow
+from lakehouse.pipeline.silver import checkpoint, follow_flow, own_checkpoint, run_flow
 from lakehouse.sources.kinesis.connectors import AWS_CONNECTOR, StreamSettings, read_stream
 from lakehouse.storage import delta, files
 
@@ -81,8 +81,24 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             commits the batch (the tests crash the process there).
 
     Returns:
-        Rows in: Kinesis records appended to bronze; rows out and quarantined: silver's.
+        Rows in: Kinesis records appended to bronze; rows out and quarantined: silver's. Nothing
+        when another process's stream is following the same checkpoint and this one drains: a
+        second stream on one checkpoint would race it for the offset log, so the checkpoint's lease
+        decides (`pipeline.silver.own_checkpoint`: a drain skips, a second continuous one stops).
     """
+    lease = own_checkpoint(spark, stream_checkpoint(settings.root), "drain" if available_now else "follow", progress)
+    if lease is None:
+        return StepResult()
+    try:
+        return _run_stream(spark, records, settings, progress, available_now, trigger_seconds, timeout_seconds,
+                           after_bronze_commit)
+    finally:
+        lease.release()
+
+
+def _run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, progress: Progress,
+                available_now: bool, trigger_seconds: int, timeout_seconds: float | None,
+                after_bronze_commit: Callable[[int], None] | None) -> StepResult:
     root = settings.root
     location = stream_checkpoint(root)
     delta.ensure(spark, root, TABLE)
@@ -131,12 +147,18 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
         return bronze.add(_silver_part(run_flow(spark, ENROLLMENT_EVENTS, settings, progress)))
     # Silver follows bronze less often than the stream triggers: on a small cluster it would
     # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
-    silver, handler = follow_flow(spark, ENROLLMENT_EVENTS, settings, progress, max(10, 5 * trigger_seconds))
+    try:
+        silver, handler, silver_lease = follow_flow(spark, ENROLLMENT_EVENTS, settings, progress,
+                                                    max(10, 5 * trigger_seconds))
+    except BaseException:
+        stop_between_batches(query)
+        raise
     try:
         query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
     finally:
         stop_between_batches(query)
         stop_between_batches(silver)
+        silver_lease.release()
     _raise_failure(query)
     _raise_failure(silver)
     return bronze.add(_silver_part(handler.result))

@@ -8,6 +8,8 @@ import os
 import tempfile
 from typing import Any
 
+from py4j.java_gateway import is_instance_of
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 
@@ -72,6 +74,27 @@ def write_text(spark: SparkSession, location: str, text: str) -> None:
         fs.delete(path, False)
     if not fs.rename(tmp, path):
         raise OSError(f"could not rename {tmp} to {location}")
+
+
+def create_text(spark: SparkSession, location: str, text: str, replace: bool = False) -> bool:
+    """Write a small file (UTF-8) in one stream, in place. Without `replace`, refused when the file
+    exists (False): the file system's own create-if-absent (atomic on HDFS, a check then a create on
+    local disk and S3). With it, the text replaces the old in place (S3 replaces whole objects)."""
+    path, fs = _fs(spark, location)
+    if not replace and fs.exists(path):
+        return False
+    try:
+        out = fs.create(path, replace)
+    except Py4JJavaError as err:  # created meanwhile by another writer
+        if is_instance_of(spark.sparkContext._gateway, err.java_exception,
+                          "org.apache.hadoop.fs.FileAlreadyExistsException"):
+            return False
+        raise
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    return True
 
 
 def _codec(spark: SparkSession, path: Any) -> Any:

@@ -11,9 +11,10 @@ from a daemon thread and deletes it when done; a lease whose time has passed, or
 process of this host that is no longer alive, is stale and taken over.
 
 The file system's create-if-absent decides between two takers: atomic on HDFS, a check then a create
-on local disk and on S3, which is enough where the lake already needs one writer per table per
-cluster (README, "Delta commits on S3"). What a caller does when the lease is held is the
-pipeline's choice (`pipeline.silver`).
+on local disk and on S3, where two takers in the same instant could both win; then one of the two
+queries fails with Spark's error, and the data stays right (every silver write inserts only new
+keys, and conflicting commits are retried: `storage.conflicts`). What a caller does when the lease
+is held is the pipeline's choice (`pipeline.silver.own_checkpoint`).
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.bronze.kinesis_records import KINESIS_COLUMNS, bronze_kinesis_events, from_aws_connector
-from lakehouse.errors import SourceError
+from lakehouse.errors import LakehouseError, SourceError
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.flows import ENROLLMENT_EVENTS, SilverSettings
@@ -114,12 +114,18 @@ def _run_stream(spark: SparkSession, records: DataFrame, settings: SilverSetting
             app_ids.append("lakehouse-stream-" + str(metadata.get("id") or location))
         return app_ids[0]
 
+    failures: list[LakehouseError] = []
+
     def handle(batch: DataFrame, batch_id: int) -> None:
         if batch.isEmpty():  # an empty batch commits nothing
             return
         before = delta.version(spark, root, TABLE)
-        delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE,
-                     app_id=app_id(), txn_version=batch_id)
+        try:
+            delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE,
+                         app_id=app_id(), txn_version=batch_id)
+        except LakehouseError as err:  # our own message, which Spark would bury in its query failure
+            failures.append(err)
+            raise
         after = delta.version(spark, root, TABLE)
         if after is not None and after != before:
             records_in = delta.commit_rows(spark, root, TABLE, after)  # from the log: no second pass
@@ -143,7 +149,7 @@ def _run_stream(spark: SparkSession, records: DataFrame, settings: SilverSetting
             query.processAllAvailable()
         finally:
             query.stop()
-        _raise_failure(query)
+        _raise_failure(query, failures)
         return bronze.add(_silver_part(run_flow(spark, ENROLLMENT_EVENTS, settings, progress)))
     # Silver follows bronze less often than the stream triggers: on a small cluster it would
     # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
@@ -159,7 +165,7 @@ def _run_stream(spark: SparkSession, records: DataFrame, settings: SilverSetting
         stop_between_batches(query)
         stop_between_batches(silver)
         silver_lease.release()
-    _raise_failure(query)
+    _raise_failure(query, failures)
     _raise_failure(silver)
     return bronze.add(_silver_part(handler.result))
 
@@ -183,7 +189,9 @@ def stop_between_batches(query: StreamingQuery, patience_seconds: float = 120.0)
     query.stop()
 
 
-def _raise_failure(query: StreamingQuery) -> None:
+def _raise_failure(query: StreamingQuery, ours: list[LakehouseError] | None = None) -> None:
     failure = query.exception()
     if failure is not None:
+        if ours:
+            raise ours[0] from failure
         raise failure

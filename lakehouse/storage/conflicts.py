@@ -40,10 +40,10 @@ from delta.exceptions import (
     MetadataChangedException,
     ProtocolChangedException,
 )
-from py4j.protocol import Py4JJavaError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from lakehouse.errors import LakehouseError
+from lakehouse.storage import files
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,24 +81,8 @@ def conflict_kind(err: BaseException) -> str | None:
     for cls in (*RETRIED, SAME_TOKEN[0]):
         if isinstance(err, cls):
             return cls.__name__
-    java = getattr(err, "java_exception", None) or getattr(err, "_origin", None)
-    if isinstance(err, Py4JJavaError) or java is not None:
-        return _java_conflict(java)
-    return None
-
-
-def _java_conflict(java: Any) -> str | None:
-    from py4j.java_gateway import is_instance_of
-    from pyspark import SparkContext
-
-    gateway = SparkContext._gateway
-    seen = 0
-    while java is not None and gateway is not None and seen < 10:  # a cause chain is short; never loop
-        for cls, jvm_class in (*RETRIED.items(), SAME_TOKEN):
-            if is_instance_of(gateway, java, jvm_class):
-                return cls.__name__
-        java, seen = java.getCause(), seen + 1
-    return None
+    found = files.java_class_of(err, [*RETRIED.values(), SAME_TOKEN[1]])
+    return found.rsplit(".", 1)[1] if found else None
 
 
 def _retried(err: BaseException) -> bool:

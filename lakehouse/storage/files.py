@@ -1,6 +1,7 @@
 """Small files through Hadoop's file system, so the same call works on local disk and on S3.
 
-This is the only module that reaches the JVM's file system classes through py4j.
+This is the only module that reaches the JVM's file system classes through py4j (and the classes
+of JVM errors, for `storage.conflicts`).
 """
 from __future__ import annotations
 
@@ -95,6 +96,21 @@ def create_text(spark: SparkSession, location: str, text: str, replace: bool = F
     finally:
         out.close()
     return True
+
+
+def java_class_of(err: BaseException, class_names: list[str]) -> str | None:
+    """The first of `class_names` (JVM classes) that a JVM error, or one of its first causes, is an
+    instance of; None for an error that did not come from the JVM."""
+    from pyspark import SparkContext
+
+    java = getattr(err, "java_exception", None) or getattr(err, "_origin", None)
+    gateway, depth = SparkContext._gateway, 0
+    while java is not None and gateway is not None and depth < 10:  # a cause chain is short; never loop
+        for name in class_names:
+            if is_instance_of(gateway, java, name):
+                return name
+        java, depth = java.getCause(), depth + 1
+    return None
 
 
 def _codec(spark: SparkSession, path: Any) -> Any:

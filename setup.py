@@ -22,6 +22,7 @@ RUNTIME = [
     "psycopg[binary]>=3.1",
     "sqlglot==30.30.0",  # checks and transpiles the BI views (lakehouse.publish.views) as tested
     "cryptography>=42",  # the self-signed PEM zip of EMR's in-transit encryption (lakehouse.deploy.certificates)
+    "tenacity>=8.2",  # bounded, jittered back-off for Delta commit conflicts (lakehouse.storage.conflicts)
 ]
 SPARK = ["pyspark==4.1.1", "delta-spark==4.2.0"]
 LOCAL = [

@@ -6,18 +6,34 @@ Record sources (`flows.RECORD_FLOWS`) are read as a Delta stream over their bron
 inside a batch is an insert of keys not yet present, so a batch retried after a crash writes
 nothing twice. Small reference tables (offices, documents) and the latest-file-wins office reports
 are rebuilt from their whole bronze table and synced, which commits only real changes.
+
+One query at a time per flow checkpoint, across processes. The stream keeps a second query over
+`bronze.enrollment_events` on the same checkpoint as the batch step's flow
+(`_checkpoints/silver_enrollment_events`). Spark guards a checkpoint only within one driver: two
+processes on it race for its offset log (and one fails with Spark's "Multiple streaming queries are
+concurrently using ..."). So each query holds a lease on its checkpoint (`storage.leases`): a batch
+run finding the flow followed by a running stream skips it (the stream keeps that silver table up to
+date, and its own checkpoint makes it exact); a run finding another drain waits for it to end, then
+drains what is left; a stream finding the flow followed by another stream stops with a clear error.
+Skipping rather than waiting: a continuous stream holds its lease for hours, and everything a
+batch drain would do there the stream does anyway.
 """
 from __future__ import annotations
+
+import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from lakehouse.errors import LakehouseError
 from lakehouse.ops.results import Progress, QualityMetric, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.flows import RECORD_FLOWS, RecordFlow, SilverSettings
 from lakehouse.quality.rules import batch_summary, rule_results
 from lakehouse.silver import documents, offices
-from lakehouse.storage import delta
+from lakehouse.storage import delta, leases
+
+WAIT_FOR_DRAIN_SECONDS = 900.0  # how long a run waits for another drain of the same flow to end
 
 
 def checkpoint(root: str, name: str) -> str:
@@ -93,22 +109,66 @@ class BatchHandler:
         self.progress(f"{flow.name} batch {batch_id}: {rows:,} in, {inserts}, {done.rows_quarantined:,} quarantined")
 
 
+def own_checkpoint(spark: SparkSession, location: str, mode: str, progress: Progress,
+                   wait_seconds: float = WAIT_FOR_DRAIN_SECONDS) -> leases.Lease | None:
+    """The lease on checkpoint `location` for a query of `mode` (`follow` or `drain`), waiting while
+    another process drains it; None when a `drain` finds a running stream following it (skip).
+
+    Raises:
+        LakehouseError: a `follow` finds another stream following it, or the wait ran out.
+    """
+    lease = leases.Lease(spark, location, mode)
+    deadline, told = time.monotonic() + wait_seconds, False
+    while (holder := lease.acquire()) is not None:
+        name = location.rstrip("/").rsplit("/", 1)[-1]
+        if holder.mode == "follow":
+            if mode == "drain":
+                progress(f"{name}: followed by a running stream ({holder.describe()}); skipped, the stream "
+                         "keeps it up to date")
+                return None
+            raise LakehouseError(f"{name}: another stream already follows this checkpoint ({holder.describe()}); "
+                                 "stop it before starting this one")
+        if time.monotonic() > deadline:
+            raise LakehouseError(f"{name}: still being drained by another run after {wait_seconds:.0f} s "
+                                 f"({holder.describe()}); run this step again once it has ended")
+        if not told:
+            progress(f"{name}: another run is draining it ({holder.describe()}); waiting for it to end")
+            told = True
+        time.sleep(1.0)
+    return lease
+
+
 def follow_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress,
-                every_seconds: int) -> tuple[StreamingQuery, BatchHandler]:
-    """Keep following `flow`'s bronze table every `every_seconds`; returns the running query and its
-    handler, whose `result` grows batch by batch."""
+                every_seconds: int) -> tuple[StreamingQuery, BatchHandler, leases.Lease]:
+    """Keep following `flow`'s bronze table every `every_seconds`; returns the running query, its
+    handler, whose `result` grows batch by batch, and the checkpoint's lease (release it once the
+    query has stopped)."""
+    location = checkpoint(settings.root, f"silver_{flow.name}")
+    lease = own_checkpoint(spark, location, "follow", progress)
+    assert lease is not None  # a follow waits or fails; it is never skipped
     handler = BatchHandler(spark, flow, settings, progress)
-    query = delta.increments(spark, settings.root, flow.bronze, checkpoint(settings.root, f"silver_{flow.name}"),
-                             handler, f"silver_{flow.name}", every_seconds)
-    return query, handler
+    try:
+        query = delta.increments(spark, settings.root, flow.bronze, location, handler, f"silver_{flow.name}",
+                                 every_seconds)
+    except BaseException:
+        lease.release()
+        raise
+    return query, handler, lease
 
 
 def run_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress) -> StepResult:
     """Drain what `flow`'s bronze table gained since the last run, then rebuild its silver table if
-    it is rebuilt from bronze and anything arrived (or it does not exist yet)."""
+    it is rebuilt from bronze and anything arrived (or it does not exist yet). Skipped (nothing done)
+    while a running stream follows the flow."""
+    location = checkpoint(settings.root, f"silver_{flow.name}")
+    lease = own_checkpoint(spark, location, "drain", progress)
+    if lease is None:
+        return StepResult()
     handler = BatchHandler(spark, flow, settings, progress)
-    delta.increments(spark, settings.root, flow.bronze, checkpoint(settings.root, f"silver_{flow.name}"),
-                     handler, f"silver_{flow.name}")
+    try:
+        delta.increments(spark, settings.root, flow.bronze, location, handler, f"silver_{flow.name}")
+    finally:
+        lease.release()
     result = handler.result
     if flow.rebuild is not None and (handler.batches or not delta.exists(spark, settings.root, flow.silver)):
         rebuilt = flow.rebuild(delta.read(spark, settings.root, flow.bronze), settings)

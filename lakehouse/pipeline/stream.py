@@ -20,11 +20,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.bronze.kinesis_records import KINESIS_COLUMNS, bronze_kinesis_events, from_aws_connector
-from lakehouse.errors import SourceError
+from lakehouse.errors import LakehouseError, SourceError
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.flows import ENROLLMENT_EVENTS, SilverSettings
-from lakehouse.pipeline.silver import checkpoint, follow_flow, run_flow
+from lakehouse.pipeline.silver import checkpoint, follow_flow, own_checkpoint, run_flow
 from lakehouse.sources.kinesis.connectors import AWS_CONNECTOR, StreamSettings, read_stream
 from lakehouse.storage import delta, files
 
@@ -81,8 +81,24 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             commits the batch (the tests crash the process there).
 
     Returns:
-        Rows in: Kinesis records appended to bronze; rows out and quarantined: silver's.
+        Rows in: Kinesis records appended to bronze; rows out and quarantined: silver's. Nothing
+        when another process's stream is following the same checkpoint and this one drains: a
+        second stream on one checkpoint would race it for the offset log, so the checkpoint's lease
+        decides (`pipeline.silver.own_checkpoint`: a drain skips, a second continuous one stops).
     """
+    lease = own_checkpoint(spark, stream_checkpoint(settings.root), "drain" if available_now else "follow", progress)
+    if lease is None:
+        return StepResult()
+    try:
+        return _run_stream(spark, records, settings, progress, available_now, trigger_seconds, timeout_seconds,
+                           after_bronze_commit)
+    finally:
+        lease.release()
+
+
+def _run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings, progress: Progress,
+                available_now: bool, trigger_seconds: int, timeout_seconds: float | None,
+                after_bronze_commit: Callable[[int], None] | None) -> StepResult:
     root = settings.root
     location = stream_checkpoint(root)
     delta.ensure(spark, root, TABLE)
@@ -98,12 +114,18 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             app_ids.append("lakehouse-stream-" + str(metadata.get("id") or location))
         return app_ids[0]
 
+    failures: list[LakehouseError] = []
+
     def handle(batch: DataFrame, batch_id: int) -> None:
         if batch.isEmpty():  # an empty batch commits nothing
             return
         before = delta.version(spark, root, TABLE)
-        delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE,
-                     app_id=app_id(), txn_version=batch_id)
+        try:
+            delta.append(bronze_kinesis_events(batch, f"stream-{batch_id}", moment(spark)), root, TABLE,
+                         app_id=app_id(), txn_version=batch_id)
+        except LakehouseError as err:  # our own message, which Spark would bury in its query failure
+            failures.append(err)
+            raise
         after = delta.version(spark, root, TABLE)
         if after is not None and after != before:
             records_in = delta.commit_rows(spark, root, TABLE, after)  # from the log: no second pass
@@ -127,17 +149,23 @@ def run_stream(spark: SparkSession, records: DataFrame, settings: SilverSettings
             query.processAllAvailable()
         finally:
             query.stop()
-        _raise_failure(query)
+        _raise_failure(query, failures)
         return bronze.add(_silver_part(run_flow(spark, ENROLLMENT_EVENTS, settings, progress)))
     # Silver follows bronze less often than the stream triggers: on a small cluster it would
     # otherwise take the cores the stream needs to keep up; its own checkpoint keeps it exact.
-    silver, handler = follow_flow(spark, ENROLLMENT_EVENTS, settings, progress, max(10, 5 * trigger_seconds))
+    try:
+        silver, handler, silver_lease = follow_flow(spark, ENROLLMENT_EVENTS, settings, progress,
+                                                    max(10, 5 * trigger_seconds))
+    except BaseException:
+        stop_between_batches(query)
+        raise
     try:
         query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
     finally:
         stop_between_batches(query)
         stop_between_batches(silver)
-    _raise_failure(query)
+        silver_lease.release()
+    _raise_failure(query, failures)
     _raise_failure(silver)
     return bronze.add(_silver_part(handler.result))
 
@@ -161,7 +189,9 @@ def stop_between_batches(query: StreamingQuery, patience_seconds: float = 120.0)
     query.stop()
 
 
-def _raise_failure(query: StreamingQuery) -> None:
+def _raise_failure(query: StreamingQuery, ours: list[LakehouseError] | None = None) -> None:
     failure = query.exception()
     if failure is not None:
+        if ours:
+            raise ours[0] from failure
         raise failure

@@ -5,6 +5,8 @@ Every write is shaped so that a re-run with no new input commits nothing:
 - `insert_new` only inserts keys the table does not hold yet (first arrival wins);
 - `sync` brings a table to a given content, touching only rows that differ, and commits nothing
   when nothing differs.
+That is also what makes a write safe to re-run after a commit conflict with a concurrent writer:
+the writes marked `@conflicts.retried` are re-run whole from a fresh snapshot (`storage.conflicts`).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.contract import conform, empty, schema, table
 from lakehouse.errors import LakehouseError
-from lakehouse.storage import delta_log
+from lakehouse.storage import conflicts, delta_log
 
 
 def path(root: str, name: str) -> str:
@@ -40,6 +42,7 @@ def exists(spark: SparkSession, root: str, name: str) -> bool:
 _checked: set[str] = set()
 
 
+@conflicts.retried
 def ensure(spark: SparkSession, root: str, name: str) -> None:
     """Create the table empty, with its contract schema and properties, if it is not there yet; an
     existing table lacking one of the contract's properties gains it (before anything is written)."""
@@ -142,6 +145,7 @@ def increments(spark: SparkSession, root: str, name: str, checkpoint: str,
     return query
 
 
+@conflicts.retried
 def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
            txn_version: int | None = None) -> None:
     """Append rows; with `app_id`/`txn_version`, Delta skips a batch it has already committed.
@@ -161,6 +165,7 @@ def _key_condition(keys: tuple[str, ...] | list[str]) -> str:
     return " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
 
 
+@conflicts.retried
 def insert_new(spark: SparkSession, df: DataFrame, root: str, name: str,
                keys: tuple[str, ...] | list[str], within: tuple[str, ...] = ()) -> int:
     """Insert the rows whose key the table does not hold; returns how many were inserted.
@@ -210,6 +215,7 @@ def _rows_differ(columns: list[str]) -> Column:
     return reduce(lambda a, b: a | b, [~F.col(f"t.`{c}`").eqNullSafe(F.col(f"s.`{c}`")) for c in columns])
 
 
+@conflicts.retried
 def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
          keys: tuple[str, ...] | list[str] | None = None) -> bool:
     """Make the table hold exactly `df`'s rows, changing only what differs.
@@ -268,6 +274,7 @@ def net_changes(spark: SparkSession, root: str, name: str, after: int | None, up
     return (feed.groupBy(*columns).agg(F.sum(gained).alias("_net")).where(F.col("_net") != 0))
 
 
+@conflicts.retried
 def replace_slice(spark: SparkSession, df: DataFrame, root: str, name: str, scope: DataFrame) -> bool:
     """Make the table's rows that match a row of `scope` (on `scope`'s columns) exactly `df`'s rows,
     leaving every other row alone; `df`'s rows must all fall in the scope.
@@ -303,6 +310,7 @@ def replace_slice(spark: SparkSession, df: DataFrame, root: str, name: str, scop
         source.unpersist()
 
 
+@conflicts.retried
 def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple[str, ...] | list[str] | None = None,
            columns: list[str] | None = None) -> None:
     """Insert `df`'s rows, updating the rows whose key (by default the contract's) is there already:
@@ -316,6 +324,7 @@ def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple
         merge.whenMatchedUpdate(set={c: F.col(f"s.`{c}`") for c in columns}).execute()
 
 
+@conflicts.retried
 def replace_values(spark: SparkSession, mapping: DataFrame, root: str, name: str, column: str) -> int:
     """Where `column` equals a mapping row's `old`, set it to that row's `new`; returns rows updated.
 
@@ -333,12 +342,14 @@ def replace_values(spark: SparkSession, mapping: DataFrame, root: str, name: str
     return int(row["num_updated_rows"]) if row is not None else 0
 
 
+@conflicts.retried
 def overwrite(df: DataFrame, root: str, name: str) -> None:
     """Replace the table's contents (and schema, and partitioning) with `df`."""
     (conform(df, name).write.format("delta").mode("overwrite").option("overwriteSchema", "true")
      .partitionBy(*table(name).layout.partition_by).save(path(root, name)))
 
 
+@conflicts.retried
 def delete_matching(spark: SparkSession, root: str, name: str, keys: DataFrame, condition: str) -> int:
     """Delete the rows of table `name` that match a row of `keys` under `condition` (over `t`, the
     table, and `s`, the keys), by a MERGE: the commit's predicate names columns, never a value (a
@@ -360,8 +371,12 @@ def purge(spark: SparkSession, root: str, name: str, retention_hours: int) -> No
         return
     location = path(root, name)
     retention = f"interval {retention_hours} hours"
-    if _properties(spark, location).get("delta.deletedFileRetentionDuration") != retention:
-        spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES "
-                  f"('delta.deletedFileRetentionDuration' = '{retention}')")
-    spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
+
+    def rewrite() -> None:
+        if _properties(spark, location).get("delta.deletedFileRetentionDuration") != retention:
+            spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES "
+                      f"('delta.deletedFileRetentionDuration' = '{retention}')")
+        spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
+
+    conflicts.retrying(rewrite, name, "purge")  # VACUUM commits no data change: it cannot conflict
     spark.sql(f"VACUUM delta.`{location}` RETAIN {retention_hours} HOURS")

@@ -1,6 +1,7 @@
 """Small files through Hadoop's file system, so the same call works on local disk and on S3.
 
-This is the only module that reaches the JVM's file system classes through py4j.
+This is the only module that reaches the JVM's file system classes through py4j (and the classes
+of JVM errors, for `storage.conflicts`).
 """
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import tempfile
 from typing import Any
 
+from py4j.java_gateway import is_instance_of
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 
@@ -85,6 +88,42 @@ def write_text(spark: SparkSession, location: str, text: str) -> None:
         fs.delete(path, False)
     if not fs.rename(tmp, path):
         raise OSError(f"could not rename {tmp} to {location}")
+
+
+def create_text(spark: SparkSession, location: str, text: str, replace: bool = False) -> bool:
+    """Write a small file (UTF-8) in one stream, in place. Without `replace`, refused when the file
+    exists (False): the file system's own create-if-absent (atomic on HDFS, a check then a create on
+    local disk and S3). With it, the text replaces the old in place (S3 replaces whole objects)."""
+    path, fs = _fs(spark, location)
+    if not replace and fs.exists(path):
+        return False
+    try:
+        out = fs.create(path, replace)
+    except Py4JJavaError as err:  # created meanwhile by another writer
+        if is_instance_of(spark.sparkContext._gateway, err.java_exception,
+                          "org.apache.hadoop.fs.FileAlreadyExistsException"):
+            return False
+        raise
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    return True
+
+
+def java_class_of(err: BaseException, class_names: list[str]) -> str | None:
+    """The first of `class_names` (JVM classes) that a JVM error, or one of its first causes, is an
+    instance of; None for an error that did not come from the JVM."""
+    from pyspark import SparkContext
+
+    java = getattr(err, "java_exception", None) or getattr(err, "_origin", None)
+    gateway, depth = SparkContext._gateway, 0
+    while java is not None and gateway is not None and depth < 10:  # a cause chain is short; never loop
+        for name in class_names:
+            if is_instance_of(gateway, java, name):
+                return name
+        java, depth = java.getCause(), depth + 1
+    return None
 
 
 def _codec(spark: SparkSession, path: Any) -> Any:

@@ -258,17 +258,20 @@ def net_changes(spark: SparkSession, root: str, name: str, after: int | None, up
     have been cleaned up since): the caller then rebuilds from the whole table.
     """
     start = 0 if after is None else after + 1
-    if start > upto:
+    versions = delta_log.feed_versions(spark, path(root, name), start, upto) if start <= upto else []
+    if versions is None:
+        return None
+    if not versions:  # nothing, or only commits that change no data (a purge's REORG, an OPTIMIZE)
         return spark.createDataFrame([], T.StructType([*(f for f in schema(name).fields if f.name in columns),
                                                        T.StructField("_net", T.LongType())]))
-    if not delta_log.feed_covers(spark, path(root, name), start, upto):
-        return None
     gained = F.when(F.col("_change_type").isin("insert", "update_postimage"), 1).otherwise(-1)
     try:
-        feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
-                .option("endingVersion", upto).load(path(root, name)))
+        feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", versions[0])
+                .option("endingVersion", versions[-1]).load(path(root, name)))
     except AnalysisException as err:
-        if err.getCondition() == "DELTA_MISSING_CHANGE_DATA":  # the feed was turned on after `start`
+        # the feed was turned on after `start`, or a version before the table's retention of removed files
+        if err.getCondition() in ("DELTA_MISSING_CHANGE_DATA",
+                                  "DELTA_UNSUPPORTED_TIME_TRAVEL_BEYOND_DELETED_FILE_RETENTION_DURATION"):
             return None
         raise
     return (feed.groupBy(*columns).agg(F.sum(gained).alias("_net")).where(F.col("_net") != 0))
@@ -366,17 +369,29 @@ def purge(spark: SparkSession, root: str, name: str, retention_hours: int) -> No
     """Make rows deleted from the table unreachable: rewrite files that only mark them (deletion
     vectors: `REORG ... APPLY (PURGE)`), then `VACUUM` the files no version newer than
     `retention_hours` needs. The table's own `delta.deletedFileRetentionDuration` is set to that
-    retention, which is what satisfies VACUUM's safety check (it is never switched off)."""
+    retention for the VACUUM, which is what satisfies VACUUM's safety check (it is never switched
+    off), and put back afterwards: left at a retention of 0 hours, Delta would refuse to read any
+    version but the latest, the change data feed gold reads included (the versions before the
+    purge are unreadable anyway: their files are gone)."""
     if not exists(spark, root, name):
         return
     location = path(root, name)
     retention = f"interval {retention_hours} hours"
+    key = "delta.deletedFileRetentionDuration"
+    before = _properties(spark, location).get(key)
 
     def rewrite() -> None:
-        if _properties(spark, location).get("delta.deletedFileRetentionDuration") != retention:
-            spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES "
-                      f"('delta.deletedFileRetentionDuration' = '{retention}')")
+        if _properties(spark, location).get(key) != retention:
+            spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ('{key}' = '{retention}')")
         spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
+
+    def restore() -> None:
+        if before is None:
+            spark.sql(f"ALTER TABLE delta.`{location}` UNSET TBLPROPERTIES IF EXISTS ('{key}')")
+        else:
+            spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ('{key}' = '{before}')")
 
     conflicts.retrying(rewrite, name, "purge")  # VACUUM commits no data change: it cannot conflict
     spark.sql(f"VACUUM delta.`{location}` RETAIN {retention_hours} HOURS")
+    if before != retention:
+        conflicts.retrying(restore, name, "purge")

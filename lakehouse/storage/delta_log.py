@@ -52,20 +52,27 @@ def feed_files(actions: list[dict[str, Any]]) -> list[str]:
     if cdc:
         return cdc
     return [a[kind]["path"] for a in actions for kind in ("add", "remove")
-            if kind in a and a[kind].get("dataChange", True)]
+            if kind in a and a[kind].get("dataChange", True)]  # none for a commit that changes no data
 
 
-def feed_covers(spark: SparkSession, location: str, start: int, upto: int) -> bool:
-    """Whether the change data feed of versions `start`..`upto` can still be read: every commit's
-    log file is there and so is every data file the feed reads for it (a VACUUM removes change
+def feed_versions(spark: SparkSession, location: str, start: int, upto: int) -> list[int] | None:
+    """The versions from `start` to `upto` whose change data feed holds rows (those with a data
+    change: an OPTIMIZE, a REORG or a VACUUM changes none), or None when that feed can no longer be
+    read: a commit's log file is gone, or a data file the feed reads for it (a VACUUM removes change
     files and removed files once they pass the retention; an erasure's, at once). Whether the feed
-    was on for the whole range is Delta's own check, made when the feed is read."""
+    was on for those versions is Delta's own check, made when the feed is read."""
     from urllib.parse import unquote
 
     needed: set[str] = set()
+    changing = []
     for version in range(start, upto + 1):
         actions = _commit_actions(spark, location, version)
         if actions is None:
-            return False
-        needed.update(unquote(p) for p in feed_files(actions))
-    return needed <= files.relative_files(spark, location)
+            return None
+        paths = feed_files(actions)
+        if paths:
+            changing.append(version)
+            needed.update(unquote(p) for p in paths)
+    if needed and not needed <= files.relative_files(spark, location):
+        return None
+    return changing

@@ -27,7 +27,7 @@ first size is not charged the JVM's compiling of Spark and Delta. The leak scan 
 off unless `--leak-scan` (its cost is `leak_scan.py`'s subject). Spark runs as `conf/local.yaml`
 says (local[2], a 4 GiB driver: `LAKEHOUSE_DRIVER_MEMORY` changes it).
 
-    .venv/bin/python benchmarks/batch_scale.py                 # 1M and 10M events (hours; 30+ GB of disk)
+    .venv/bin/python benchmarks/batch_scale.py                 # 1M and 10M events (hours; ~15 GB of disk)
     .venv/bin/python benchmarks/batch_scale.py --quick         # 10k and 20k events, a smoke run
     .venv/bin/python benchmarks/batch_scale.py --events 1000000 3000000 --days 90 --offices 200
 """

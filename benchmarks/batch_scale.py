@@ -222,9 +222,9 @@ def summary(sizes: list[Size]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(description=" ".join(title.split()), epilog=details,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000],
                         help="about how many event records each data set holds (default: 1M and 10M)")
     parser.add_argument("--days", type=int, default=90, help="days the data sets cover (default 90)")

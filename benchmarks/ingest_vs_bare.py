@@ -80,9 +80,9 @@ def event_files(root: str) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(description=" ".join(title.split()), epilog=details,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="about how many event records (default 1M)")
     parser.add_argument("--days", type=int, default=90, help="days the data set covers (default 90)")
     parser.add_argument("--offices", type=int, default=200, help="offices (default 200)")

@@ -16,7 +16,7 @@ from pyspark.sql import types as T
 from lakehouse.storage import conflicts, delta
 from lakehouse.storage.conflicts import ConcurrentWriteError
 
-NAME = "silver.office_reports"  # key (report_date, office_id); no contract properties
+NAME = "silver.office_reports"  # key (report_date, office_id)
 SCHEMA = (
     "report_date date, office_id string, staffed_hours double, appointments_scheduled int, "
     "appointments_attended int, _source string, _ingested_at timestamp"
@@ -87,14 +87,29 @@ def test_an_append_is_retried_when_the_metadata_changed_meanwhile(
     assert [m.split(" (")[0] for m in _retries(caplog)] == [f"append on {NAME}: MetadataChangedException"]
 
 
+# No contract properties: its first append creates the table itself (silver.office_reports is made
+# by `ensure` first, for its change data feed).
+BARE = "gold.kpi_office_daily"
+BARE_SCHEMA = ("date date, office_id string, region string, appointments_scheduled int, appointments_attended int, "
+               "attendance_rate double, staffed_hours double, enrollments_completed bigint, "
+               "completed_per_staffed_hour double")
+
+
 def test_two_writers_creating_one_table_both_land(spark: SparkSession, tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     """ProtocolChangedException: the table did not exist when ours started; another writer created it."""
     root, gate = str(tmp_path / "lake"), Gate(tmp_path / "gate")
-    interleave(gate, lambda: delta.append(_rows(spark, ["OF-1"], "ours", gate), root, NAME),
-               lambda: delta.append(_rows(spark, ["OF-2"], "theirs"), root, NAME))
-    assert _held(spark, root) == {"OF-1": "ours", "OF-2": "theirs"}
-    assert [m.split(" (")[0] for m in _retries(caplog)] == [f"append on {NAME}: ProtocolChangedException"]
+
+    def rows(office: str, marker: str, gated: Gate | None = None) -> DataFrame:
+        df = spark.createDataFrame([(D1, office, marker, 10, 9, 0.9, 8.0, 1, 0.125)], BARE_SCHEMA).coalesce(1)
+        return df if gated is None else df.select(
+            *[gated.column(c, T.DoubleType()) if c == "staffed_hours" else c for c in df.columns])
+
+    interleave(gate, lambda: delta.append(rows("OF-1", "ours", gate), root, BARE),
+               lambda: delta.append(rows("OF-2", "theirs"), root, BARE))
+    assert {r["office_id"]: r["region"] for r in delta.read(spark, root, BARE).collect()} == {
+        "OF-1": "ours", "OF-2": "theirs"}
+    assert [m.split(" (")[0] for m in _retries(caplog)] == [f"append on {BARE}: ProtocolChangedException"]
 
 
 def _remove_every_file(spark: SparkSession, location: str, before_commit: Gate | None) -> None:

@@ -227,14 +227,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000],
                         help="about how many event records each data set holds (default: 1M and 10M)")
-    parser.add_argument("--days", type=int, default=90, help="days the data sets cover (default 90)")
-    parser.add_argument("--offices", type=int, default=200, help="offices in the registry (default 200)")
-    parser.add_argument("--start-date", help="first day (YYYY-MM-DD); default: the period ends yesterday")
+    scale_data.add_data_options(parser)
     parser.add_argument("--seed", type=int, default=11, help="seed of the late events")
     parser.add_argument("--late-share", type=float, default=0.01,
                         help="late lines as a share of the smallest set's records, added at every size (default 0.01)")
-    parser.add_argument("--slice-enrollments", type=int, default=250_000,
-                        help="enrollments generated in one piece (about 1.7 GB of Python memory; default 250000)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB's threads (default 2, Spark's local[2])")
     parser.add_argument("--duckdb-memory", default="8GB", help="DuckDB's memory limit (default 8GB; it spills beyond)")
     parser.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,

@@ -84,12 +84,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=" ".join(title.split()), epilog=details,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="about how many event records (default 1M)")
-    parser.add_argument("--days", type=int, default=90, help="days the data set covers (default 90)")
-    parser.add_argument("--offices", type=int, default=200, help="offices (default 200)")
-    parser.add_argument("--start-date", help="first day (YYYY-MM-DD); default: the period ends yesterday")
+    scale_data.add_data_options(parser)
     parser.add_argument("--repeat", type=int, default=2, help="timed runs of each (default 2)")
-    parser.add_argument("--slice-enrollments", type=int, default=250_000,
-                        help="enrollments generated in one piece (default 250000)")
     parser.add_argument("--work-dir", help="where the lake goes (default: a new temporary folder)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: --events 20000 --days 10 --offices 20")
     args = parser.parse_args()

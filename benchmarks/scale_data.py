@@ -16,6 +16,7 @@ files under `landing/events/`, where ingest takes them as any new file.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import random
@@ -35,6 +36,15 @@ from lakehouse.datagen.landing import LandingFile, write_if_changed
 # Event lines per enrollment in generated sets (312,426 lines for 100,000 enrollments over 90 days).
 EVENTS_PER_ENROLLMENT = 3.12
 DUPLICATE_SHARE = 0.1  # of the late lines: copies of lines already landed
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The options every scale benchmark shares: the data set's shape and how it is generated."""
+    parser.add_argument("--days", type=int, default=90, help="days the data sets cover (default 90)")
+    parser.add_argument("--offices", type=int, default=200, help="offices in the registry (default 200)")
+    parser.add_argument("--start-date", help="first day (YYYY-MM-DD); default: the period ends yesterday")
+    parser.add_argument("--slice-enrollments", type=int, default=250_000,
+                        help="enrollments generated in one piece (about 1.7 GB of Python memory; default 250000)")
 
 
 def lake_config(root: str, leak_scan: bool) -> Config:

@@ -5,7 +5,7 @@ The next run reads what the silver tables' change data feeds hold between those 
 new ones (`gold_changes`): the dates, enrollments and validations that changed, the office days
 an office's new region history reaches. It recomputes only those rows, from only the silver dates
 that hold them (silver's events are partitioned by date), and writes each gold table with one
-MERGE that touches that slice (`delta.replace_slice`). So the cost of fresh KPIs follows the new
+MERGE that touches that slice (`delta_changes.replace_slice`). So the cost of fresh KPIs follows the new
 data, not the history.
 
 The whole of gold is rebuilt from the whole of silver and synced instead (only rows that differ
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,7 +27,7 @@ from lakehouse.errors import SourceError
 from lakehouse.gold import dimensions, facts, kpis
 from lakehouse.ops.results import Progress, StepResult
 from lakehouse.pipeline import gold_changes
-from lakehouse.storage import delta
+from lakehouse.storage import delta, delta_changes
 
 SILVER_INPUTS = ("silver.enrollment_events", "silver.biometric_validations", "silver.office_reports",
                  "silver.offices")
@@ -104,21 +105,30 @@ def _build_whole(spark: SparkSession, root: str, silver: dict[str, DataFrame], p
     cached = {name: frame.cache() for name, frame in silver.items()}
     try:
         for name, build in gold_tables(cached).items():
-            frame = build().cache()
-            rows = frame.count()
-            result.rows_out += rows
-            _written(spark, root, name, delta.sync(spark, frame, root, name), f"{rows:,} rows", progress, result)
-            frame.unpersist()
+            _sync_whole(spark, root, name, build, progress, result)
     finally:
         for frame in cached.values():
             frame.unpersist()
 
 
-def _written(spark: SparkSession, root: str, name: str, committed: bool, what: str, progress: Progress,
-             result: StepResult) -> None:
+def _sync_whole(spark: SparkSession, root: str, name: str, build: Callable[[], DataFrame], progress: Progress,
+                result: StepResult) -> None:
+    """Gold table `name` computed whole and synced (only rows that differ are written)."""
+    _write(spark, root, name, build, lambda frame: delta.sync(spark, frame, root, name), "rows", progress, result)
+
+
+def _write(spark: SparkSession, root: str, name: str, build: Callable[[], DataFrame],
+           write: Callable[[DataFrame], bool], what: str, progress: Progress, result: StepResult) -> None:
+    frame = build().cache()
+    try:
+        rows = frame.count()
+        result.rows_out += rows
+        committed = write(frame)
+    finally:
+        frame.unpersist()
     if committed:
         result.versions[name] = delta.version(spark, root, name) or 0
-    progress(f"{name}: {what}, {'updated' if committed else 'unchanged'}")
+    progress(f"{name}: {rows:,} {what}, {'updated' if committed else 'unchanged'}")
 
 
 def _on_dates(frame: DataFrame, column: str, dates: list[date]) -> DataFrame:
@@ -127,8 +137,8 @@ def _on_dates(frame: DataFrame, column: str, dates: list[date]) -> DataFrame:
 
 def _build_changed(spark: SparkSession, root: str, silver: dict[str, DataFrame], changed: gold_changes.Affected,
                    progress: Progress, result: StepResult) -> None:
-    """Recompute the parts of gold `changed` names, each gold table written by one MERGE of its
-    slice: the dimensions whole (they are small), the facts by key, the KPIs by date."""
+    """Recompute the parts of gold `changed` names: the dimensions whole when their inputs changed
+    (they are small), the facts by key and the KPIs by date, each written by one MERGE of its slice."""
     events, validations = silver["silver.enrollment_events"], silver["silver.biometric_validations"]
     reports, offices = silver["silver.office_reports"], silver["silver.offices"].cache()
     rest = changed.enrollments.where("NOT whole").select("enrollment_id")
@@ -137,16 +147,15 @@ def _build_changed(spark: SparkSession, root: str, silver: dict[str, DataFrame],
     whole = changed.enrollments.where("whole").select("enrollment_id")
     if not whole.isEmpty():  # an enrollment that lost an event: all of its events, whatever their date
         enrollment_events = enrollment_events.unionByName(events.join(whole, "enrollment_id", "left_semi"))
-    slices: dict[str, tuple[Callable[[], DataFrame], DataFrame] | None] = {
-        "gold.dim_date": None,
-        "gold.dim_office": None,
+    # table -> (its recomputed slice, the scope the slice replaces; None: nothing to recompute)
+    slices: dict[str, tuple[Callable[[], DataFrame], DataFrame | None]] = {
         "gold.fct_enrollments": (lambda: facts.fct_enrollments(enrollment_events, offices),
-                                 changed.enrollments.select("enrollment_id")),
+                                 _key_scope(changed.enrollments.select("enrollment_id"))),
         "gold.fct_biometric_validations": (
             lambda: facts.fct_biometric_validations(
                 _on_dates(validations, "event_date", changed.validation_dates)
                 .join(changed.validations, "validation_id", "left_semi"), offices),
-            changed.validations),
+            _key_scope(changed.validations)),
         "gold.kpi_enrollments_daily": (
             lambda: kpis.kpi_enrollments_daily(_on_dates(events, "event_date", changed.event_dates), offices),
             _date_scope(spark, changed.event_dates)),
@@ -161,30 +170,22 @@ def _build_changed(spark: SparkSession, root: str, silver: dict[str, DataFrame],
     }
     whole_tables = gold_tables(silver)
     try:
-        for name, part in slices.items():
-            if part is None:  # a dimension: rebuilt whole when its inputs changed
-                if (name == "gold.dim_date" and changed.calendar) or (name == "gold.dim_office" and changed.offices):
-                    frame = whole_tables[name]().cache()
-                    rows = frame.count()
-                    result.rows_out += rows
-                    _written(spark, root, name, delta.sync(spark, frame, root, name), f"{rows:,} rows", progress,
-                             result)
-                    frame.unpersist()
-                continue
-            build, scope = part
-            if scope.isEmpty():
-                continue
-            frame = build().cache()
-            rows = frame.count()
-            result.rows_out += rows
-            _written(spark, root, name, delta.replace_slice(spark, frame, root, name, scope),
-                     f"{rows:,} rows recomputed", progress, result)
-            frame.unpersist()
+        for name, rebuilt in (("gold.dim_date", changed.calendar), ("gold.dim_office", changed.offices)):
+            if rebuilt:
+                _sync_whole(spark, root, name, whole_tables[name], progress, result)
+        for name, (build, scope) in slices.items():
+            if scope is not None:
+                replace = partial(delta_changes.replace_slice, spark, root=root, name=name, scope=scope)
+                _write(spark, root, name, build, replace, "rows recomputed", progress, result)
     finally:
         offices.unpersist()
         changed.enrollments.unpersist()
         changed.validations.unpersist()
 
 
-def _date_scope(spark: SparkSession, dates: list[date]) -> DataFrame:
-    return spark.createDataFrame([(d,) for d in dates], "date date")
+def _key_scope(keys: DataFrame) -> DataFrame | None:
+    return None if keys.isEmpty() else keys
+
+
+def _date_scope(spark: SparkSession, dates: list[date]) -> DataFrame | None:
+    return spark.createDataFrame([(d,) for d in dates], "date date") if dates else None

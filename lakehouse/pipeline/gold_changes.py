@@ -9,7 +9,7 @@ Every gold row depends on a few silver keys, so a change reaches a known part of
   and after, and only those whose region differs are recomputed;
 - the calendar follows any event or report, the office dimension any office change.
 
-The changes are net (`delta.net_changes`): a key rotation that rewrote every `citizen_key` but no
+The changes are net (`delta_changes.net_changes`): a key rotation that rewrote every `citizen_key` but no
 column gold reads is no change at all. An enrollment's fact depends only on the earliest event of
 each type, so it is recomputed from its events on the dates of its gold row's times and of its new
 events; an enrollment that lost an event (an erasure) is recomputed from all of its events.
@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from lakehouse.contract import schema
 from lakehouse.gold.facts import COMPLETED, LIFECYCLE_EVENTS
 from lakehouse.gold.kpis import utc_midnight
 from lakehouse.gold.region import with_region_at
-from lakehouse.storage import delta
+from lakehouse.storage import delta, delta_changes
 
 EVENTS, VALIDATIONS, REPORTS, OFFICES = ("silver.enrollment_events", "silver.biometric_validations",
                                          "silver.office_reports", "silver.offices")
@@ -74,11 +73,10 @@ class Affected:
 
 
 def _dates(*frames: DataFrame) -> list[date]:
-    """The distinct values of the one column of each frame, sorted."""
-    found: set[date] = set()
-    for frame in frames:
-        found.update(row[0] for row in frame.distinct().collect() if row[0] is not None)
-    return sorted(found)
+    """The distinct values of the one column of each frame, sorted (one Spark job for all)."""
+    named = [frame.select(frame.columns[0]).withColumnRenamed(frame.columns[0], "_date") for frame in frames]
+    union = reduce(DataFrame.unionByName, named)
+    return sorted(row[0] for row in union.distinct().collect() if row[0] is not None)
 
 
 def moved(rows: DataFrame, before: DataFrame, after: DataFrame, time_col: str) -> DataFrame:
@@ -90,18 +88,13 @@ def moved(rows: DataFrame, before: DataFrame, after: DataFrame, time_col: str) -
     return looked_up.where(~F.col("_region_before").eqNullSafe(F.col("region"))).drop("_region_before", "region")
 
 
-def _no_changes(spark: SparkSession, name: str) -> DataFrame:
-    fields = [f for f in schema(name).fields if f.name in READ_BY_GOLD[name]]
-    return spark.createDataFrame([], T.StructType([*fields, T.StructField("_net", T.LongType())]))
-
-
 def _changes(spark: SparkSession, root: str, name: str, last: dict[str, int],
              inputs: dict[str, int]) -> DataFrame | None:
     """The net changes of silver table `name` between the two runs' versions (none if it is in
     neither); None when they cannot be read."""
     if name not in inputs:
-        return None if name in last else _no_changes(spark, name)
-    return delta.net_changes(spark, root, name, last.get(name), inputs[name], READ_BY_GOLD[name])
+        return None if name in last else delta_changes.no_changes(spark, name, READ_BY_GOLD[name])
+    return delta_changes.net_changes(spark, root, name, last.get(name), inputs[name], READ_BY_GOLD[name])
 
 
 def affected(spark: SparkSession, root: str, last: dict[str, int], inputs: dict[str, int],

@@ -41,9 +41,10 @@ def _known_files(spark: SparkSession, root: str, table: str, listed: list[landin
     the read to those files) and recorded now, so the manifest is whole again. A table with rows
     but no manifest row at all (a lake older than the manifest) is read whole, once.
     """
-    manifest = delta.read(spark, root, "ops.ingested_files").where(F.col("target") == table)
-    known = {r["path"] for r in manifest.select("path").distinct().collect()}
-    last = manifest.agg(F.max("ingested_at")).collect()[0][0]
+    manifest = (delta.read(spark, root, "ops.ingested_files").where(F.col("target") == table)
+                .select("path", "ingested_at").collect())
+    known = {r["path"] for r in manifest}
+    last = max((r["ingested_at"] for r in manifest), default=None)
     bronze = delta.read(spark, root, table).where(F.col("_file").isNotNull())
     if last is not None:
         bronze = bronze.where(F.col("_ingested_at") > F.lit(last) - F.expr(f"INTERVAL {_CLOCK_SLACK_MINUTES} MINUTES"))

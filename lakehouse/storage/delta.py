@@ -16,7 +16,6 @@ from functools import reduce
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -161,7 +160,7 @@ def append(df: DataFrame, root: str, name: str, app_id: str | None = None,
     writer.save(path(root, name))
 
 
-def _key_condition(keys: tuple[str, ...] | list[str]) -> str:
+def key_condition(keys: tuple[str, ...] | list[str]) -> str:
     return " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
 
 
@@ -176,18 +175,17 @@ def insert_new(spark: SparkSession, df: DataFrame, root: str, name: str,
     """
     ensure(spark, root, name)
     source = conform(df, name)
-    condition = _key_condition(keys)
+    condition: Column = F.expr(key_condition(keys))
     if within:
         source = source.cache()
+    try:
         for column in within:
             values = [r[0] for r in source.select(column).distinct().collect()]
             if not values:
-                source.unpersist()
                 return 0
             if None not in values:  # a null cannot be looked for by value: the whole table is searched
-                listed = ", ".join(_literal(v) for v in sorted(values))
-                condition = f"t.`{column}` IN ({listed}) AND t.`{column}` = s.`{column}` AND {condition}"
-    try:
+                target = F.col(f"t.`{column}`")
+                condition = target.isin(values) & (target == F.col(f"s.`{column}`")) & condition
         metrics = (
             DeltaTable.forPath(spark, path(root, name)).alias("t")
             .merge(source.alias("s"), condition)
@@ -200,18 +198,7 @@ def insert_new(spark: SparkSession, df: DataFrame, root: str, name: str,
     return int(row["num_inserted_rows"]) if row is not None else 0
 
 
-def _literal(value: Any) -> str:
-    """A SQL literal for a partition value (a date, a string or a number)."""
-    if isinstance(value, datetime):
-        raise LakehouseError("a timestamp cannot be a partition value here")
-    if hasattr(value, "isoformat"):
-        return f"DATE'{value.isoformat()}'"
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return str(value)
-
-
-def _rows_differ(columns: list[str]) -> Column:
+def rows_differ(columns: list[str]) -> Column:
     return reduce(lambda a, b: a | b, [~F.col(f"t.`{c}`").eqNullSafe(F.col(f"s.`{c}`")) for c in columns])
 
 
@@ -240,77 +227,12 @@ def sync(spark: SparkSession, df: DataFrame, root: str, name: str,
     others = [c for c in new.columns if c not in keys]
     merge = (
         DeltaTable.forPath(spark, path(root, name)).alias("t")
-        .merge(new.alias("s"), _key_condition(keys))
+        .merge(new.alias("s"), key_condition(keys))
     )
     if others:
-        merge = merge.whenMatchedUpdateAll(condition=_rows_differ(others))
+        merge = merge.whenMatchedUpdateAll(condition=rows_differ(others))
     merge.whenNotMatchedInsertAll().whenNotMatchedBySourceDelete().execute()
     return True
-
-
-def net_changes(spark: SparkSession, root: str, name: str, after: int | None, upto: int,
-                columns: list[str]) -> DataFrame | None:
-    """What the table gained and lost from version `after` (exclusive; None: from its start) to
-    `upto`, on `columns`, from its change data feed: one row per distinct row of `columns` whose
-    count changed, with `_net` = copies gained (negative: lost). An update that left `columns` as
-    they were (a new citizen key, say) nets to nothing. None when the feed does not cover the
-    range (the table was made before the contract turned it on, or its log or change files
-    have been cleaned up since): the caller then rebuilds from the whole table.
-    """
-    start = 0 if after is None else after + 1
-    versions = delta_log.feed_versions(spark, path(root, name), start, upto) if start <= upto else []
-    if versions is None:
-        return None
-    if not versions:  # nothing, or only commits that change no data (a purge's REORG, an OPTIMIZE)
-        return spark.createDataFrame([], T.StructType([*(f for f in schema(name).fields if f.name in columns),
-                                                       T.StructField("_net", T.LongType())]))
-    gained = F.when(F.col("_change_type").isin("insert", "update_postimage"), 1).otherwise(-1)
-    try:
-        feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", versions[0])
-                .option("endingVersion", versions[-1]).load(path(root, name)))
-    except AnalysisException as err:
-        # the feed was turned on after `start`, or a version before the table's retention of removed files
-        if err.getCondition() in ("DELTA_MISSING_CHANGE_DATA",
-                                  "DELTA_UNSUPPORTED_TIME_TRAVEL_BEYOND_DELETED_FILE_RETENTION_DURATION"):
-            return None
-        raise
-    return (feed.groupBy(*columns).agg(F.sum(gained).alias("_net")).where(F.col("_net") != 0))
-
-
-@conflicts.retried
-def replace_slice(spark: SparkSession, df: DataFrame, root: str, name: str, scope: DataFrame) -> bool:
-    """Make the table's rows that match a row of `scope` (on `scope`'s columns) exactly `df`'s rows,
-    leaving every other row alone; `df`'s rows must all fall in the scope.
-
-    One MERGE on the contract's keys carries only what differs: rows new or changed are inserted or
-    updated, and rows of the slice that `df` no longer has are deleted. Returns whether anything
-    was committed (nothing when the slice already holds `df`).
-    """
-    keys = list(table(name).keys)
-    new = conform(df, name)
-    if not exists(spark, root, name):
-        return sync(spark, new, root, name)
-    current = read(spark, root, name)
-    in_scope = current.join(F.broadcast(scope.distinct()), on=scope.columns, how="left_semi")
-    changed = new.exceptAll(in_scope).withColumn("_gone", F.lit(False))
-    gone = (in_scope.select(*keys).join(new.select(*keys), on=keys, how="left_anti")
-            .withColumn("_gone", F.lit(True)))
-    source = changed.unionByName(gone, allowMissingColumns=True).cache()
-    try:
-        if source.isEmpty():
-            return False
-        others = [c for c in new.columns if c not in keys]
-        merge = (DeltaTable.forPath(spark, path(root, name)).alias("t")
-                 .merge(source.alias("s"), _key_condition(keys))
-                 .whenMatchedDelete(condition="s._gone"))
-        if others:
-            merge = merge.whenMatchedUpdate(condition=_rows_differ(others),
-                                            set={c: F.col(f"s.`{c}`") for c in others})
-        merge.whenNotMatchedInsert(condition="NOT s._gone",
-                                   values={c: F.col(f"s.`{c}`") for c in new.columns}).execute()
-        return True
-    finally:
-        source.unpersist()
 
 
 @conflicts.retried
@@ -320,7 +242,7 @@ def upsert(spark: SparkSession, df: DataFrame, root: str, name: str, keys: tuple
     all their columns, or only `columns` (then no row is inserted: an update of known keys)."""
     ensure(spark, root, name)
     merge = (DeltaTable.forPath(spark, path(root, name)).alias("t")
-             .merge(conform(df, name).alias("s"), _key_condition(list(keys or table(name).keys))))
+             .merge(conform(df, name).alias("s"), key_condition(list(keys or table(name).keys))))
     if columns is None:
         merge.whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
     else:

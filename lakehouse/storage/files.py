@@ -51,14 +51,8 @@ def list_recursive(spark: SparkSession, folder: str) -> list[tuple[str, int, int
 def relative_files(spark: SparkSession, folder: str) -> set[str]:
     """The paths of every file under `folder`, relative to it (none when it does not exist)."""
     path, fs = _fs(spark, folder)
-    if not fs.exists(path):
-        return set()
     base = str(fs.makeQualified(path).toString()).rstrip("/") + "/"
-    listing, found = fs.listFiles(path, True), set()
-    while listing.hasNext():
-        uri = str(listing.next().getPath().toString())
-        found.add(uri[len(base):] if uri.startswith(base) else uri)
-    return found
+    return {uri.removeprefix(base) for uri, _, _ in list_recursive(spark, folder)}
 
 
 def read_text(spark: SparkSession, location: str) -> str | None:

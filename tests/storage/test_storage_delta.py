@@ -8,7 +8,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.errors import LakehouseError
-from lakehouse.storage import delta
+from lakehouse.storage import delta, delta_changes
 
 NAME = "silver.office_reports"
 SCHEMA = (
@@ -113,13 +113,13 @@ def test_net_changes_are_what_rows_gained_and_lost_on_the_columns_asked(spark: S
     delta.sync(spark, _rows(spark, [(D1, "OF-1", 8.0, 10, 9, "b.csv:2", T0), (D2, "OF-1", 7.0, 5, 5, "a.csv:3", T0),
                                     (D2, "OF-2", 4.0, 1, 1, "b.csv:3", T0)]), root, NAME)
     latest = delta.version(spark, root, NAME) or 0
-    changes = delta.net_changes(spark, root, NAME, first, latest, columns)
+    changes = delta_changes.net_changes(spark, root, NAME, first, latest, columns)
     assert changes is not None
     assert sorted(tuple(r) for r in changes.collect()) == [
         (D2, "OF-1", 6.0, -1), (D2, "OF-1", 7.0, 1), (D2, "OF-2", 4.0, 1)]
-    nothing = delta.net_changes(spark, root, NAME, latest, latest, columns)
+    nothing = delta_changes.net_changes(spark, root, NAME, latest, latest, columns)
     assert nothing is not None and nothing.isEmpty() and nothing.columns == [*columns, "_net"]
-    whole = delta.net_changes(spark, root, NAME, None, latest, columns)
+    whole = delta_changes.net_changes(spark, root, NAME, None, latest, columns)
     assert whole is not None and whole.count() == 3  # from the start: the three rows the table holds
 
 
@@ -129,7 +129,7 @@ def test_net_changes_are_none_once_a_vacuum_took_the_change_files(spark: SparkSe
     first = delta.version(spark, root, NAME)
     delta.sync(spark, _rows(spark, [(D1, "OF-1", 9.0, 10, 9, "a.csv:2", T0)]), root, NAME)
     delta.purge(spark, root, NAME, 0)  # VACUUM RETAIN 0 HOURS: the update's change file goes
-    assert delta.net_changes(spark, root, NAME, first, delta.version(spark, root, NAME) or 0,
+    assert delta_changes.net_changes(spark, root, NAME, first, delta.version(spark, root, NAME) or 0,
                              ["report_date", "staffed_hours"]) is None
 
 
@@ -140,9 +140,9 @@ def test_replace_slice_rewrites_only_the_scope(spark: SparkSession, tmp_path) ->
     scope = spark.createDataFrame([(D1,)], "report_date date")
     # D1: OF-1 changes, OF-2 goes, OF-3 comes; D2 is outside the scope and stays as it is
     slice_ = _rows(spark, [(D1, "OF-1", 7.5, 10, 9, "b.csv:2", T0), (D1, "OF-3", 3.0, 2, 2, "b.csv:3", T0)])
-    assert delta.replace_slice(spark, slice_, root, NAME, scope) is True
+    assert delta_changes.replace_slice(spark, slice_, root, NAME, scope) is True
     held = sorted((r["report_date"], r["office_id"], r["staffed_hours"]) for r in delta.read(spark, root, NAME).collect())
     assert held == [(D1, "OF-1", 7.5), (D1, "OF-3", 3.0), (D2, "OF-1", 6.0)]
     version = delta.version(spark, root, NAME)
-    assert delta.replace_slice(spark, slice_, root, NAME, scope) is False
+    assert delta_changes.replace_slice(spark, slice_, root, NAME, scope) is False
     assert delta.version(spark, root, NAME) == version

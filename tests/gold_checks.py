@@ -25,13 +25,14 @@ def gold_mismatches(spark: SparkSession, root: str) -> dict[str, int]:
 
 
 @contextmanager
-def gold_lines() -> Iterator[list[str]]:
-    """The progress lines of the gold runs made inside the block (still printed as usual)."""
+def gold_lines(step: str = "gold") -> Iterator[list[str]]:
+    """The progress lines of the `step` runs (gold's by default) made inside the block (still
+    printed as usual)."""
     lines: list[str] = []
     progress = StepReport.progress
 
     def keep(report: StepReport, text: str) -> None:
-        if report.step == "gold":
+        if report.step == step:
             lines.append(text)
         progress(report, text)
 

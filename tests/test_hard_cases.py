@@ -13,6 +13,8 @@ an erasure.
 from __future__ import annotations
 
 import dataclasses
+import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from lakehouse.config import load_config
 from lakehouse.datagen import generate
 from lakehouse.datagen.generator import FAILED_RULE, GenerationSummary
 from lakehouse.gold.facts import LIFECYCLE_EVENTS
+from lakehouse.silver import office_reports
 from lakehouse.storage import delta
 
 pytestmark = pytest.mark.slow
@@ -37,16 +40,27 @@ def scenario(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> d
     settings = dataclasses.replace(config.datagen, days=4, offices=5, enrollments=60, seed=11)
     summaries: list[GenerationSummary] = []
     gold: dict[str, dict[str, Any]] = {}
-    with gold_lines() as lines:
+    with gold_lines() as lines, gold_lines("silver") as silver_lines:
         for part in ("1", "2"):  # a run between the parts captures the office's move as history
             with app.registry(config) as endpoint:
                 summaries.append(generate(f"{root}/landing", settings, part=part, registry=endpoint))
             reports = app.run_all(spark, config)
             gold[part] = {"lines": list(lines), "mismatches": gold_mismatches(spark, str(root)),
-                          "ingest_run": reports[0].run_id}
+                          "ingest_run": reports[0].run_id, "silver_lines": list(silver_lines),
+                          "reports_mismatch": _reports_mismatch(spark, str(root))}
             lines.clear()
+            silver_lines.clear()
     return {"config": config, "root": str(root), "summaries": summaries, "gold": gold}
 
+
+
+def _reports_mismatch(spark: SparkSession, root: str) -> int:
+    """Rows in one of (silver.office_reports as stored, the reports rebuilt from all of bronze by the
+    silver transforms) and not in the other."""
+    bronze = delta.read(spark, root, "bronze.office_reports")
+    want = office_reports.clean_office_reports(office_reports.validate_office_reports(bronze))
+    have = delta.read(spark, root, "silver.office_reports")
+    return want.exceptAll(have).count() + have.exceptAll(want).count()
 
 
 def _planted(scenario: dict[str, Any], key: str) -> list[Any]:
@@ -129,6 +143,29 @@ def test_a_replacement_report_wins(spark: SparkSession, scenario: dict[str, Any]
               for r in _table(spark, scenario, "silver.office_reports").collect()}
     for report_date, office_id in replaced:
         assert "_rev1.csv:" in silver[(str(report_date), office_id)], (report_date, office_id)
+
+
+@pytest.mark.parametrize("part", ["1", "2"])
+def test_office_reports_rebuilt_where_reports_arrived_equal_a_rebuild_from_all_of_bronze(
+        spark: SparkSession, scenario: dict[str, Any], part: str) -> None:
+    assert scenario["gold"][part]["reports_mismatch"] == 0
+    rebuilt = [line for line in scenario["gold"][part]["silver_lines"] if line.startswith("silver.office_reports:")]
+    # the first run builds the table from all of bronze; the second rebuilds the days and offices it reported
+    assert rebuilt == (["silver.office_reports: updated"] if part == "1" else
+                       [f"silver.office_reports: {_reported_keys(spark, scenario)} key(s) rebuilt"])
+
+
+def _reported_keys(spark: SparkSession, scenario: dict[str, Any]) -> int:
+    """The (day, office) pairs with an ISO date among the report rows the second half's ingest landed."""
+    def iso(text: str | None) -> date | None:
+        try:
+            return date.fromisoformat(text) if text and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+        except ValueError:  # 2026-02-30
+            return None
+
+    rows = (_table(spark, scenario, "bronze.office_reports")
+            .where(F.col("_batch_id") == scenario["gold"]["2"]["ingest_run"]).select("report_date", "office_id"))
+    return len({(iso(r["report_date"]), r["office_id"]) for r in rows.collect() if iso(r["report_date"])})
 
 
 def test_unknown_office_is_kept_with_region_unknown(spark: SparkSession, scenario: dict[str, Any]) -> None:

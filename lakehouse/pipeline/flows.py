@@ -3,8 +3,8 @@
 Each record source goes from its bronze table to silver batch by batch (a Delta stream over the
 bronze table): the batch is validated, rows failing an error rule go to the quarantine table, and
 valid rows are inserted into the clean targets under their keys (first arrival wins), or, for a
-source whose silver table is rebuilt from the whole of bronze, that table is rebuilt and synced
-once new rows have arrived. `pipeline.silver` runs every flow with one generic batch handler, so
+source whose silver table is rebuilt from bronze (latest file wins), the keys the new rows fall
+under are rebuilt from all their bronze rows and replace that slice of the table. `pipeline.silver` runs every flow with one generic batch handler, so
 adding a source is one entry in `RECORD_FLOWS` (plus its transforms and rules).
 """
 from __future__ import annotations
@@ -44,6 +44,16 @@ class CleanTarget:
 
 
 @dataclass(frozen=True)
+class RebuiltSlice:
+    """How a silver table rebuilt from bronze is rebuilt only where new rows arrived: the keys a
+    batch's rows fall under, and the bronze rows under given keys (every earlier arrival included,
+    so the winner among them can be chosen again)."""
+
+    keys: Callable[[DataFrame], DataFrame]  # bronze rows -> the distinct silver keys they fall under
+    rows: Callable[[DataFrame, DataFrame], DataFrame]  # (whole bronze, keys) -> bronze rows under the keys
+
+
+@dataclass(frozen=True)
 class RecordFlow:
     """One record source from bronze to silver.
 
@@ -57,8 +67,10 @@ class RecordFlow:
         rules: (settings, known office ids) -> the rules counted per batch, warn rules included.
         targets: tables the valid rows are inserted into; the first one's new rows are the step's
             rows out, and valid rows it already held count as duplicates dropped.
-        rebuild: (whole bronze table, settings) -> the silver table, rebuilt and synced after a run
-            in which new bronze rows arrived (a latest-file-wins table cannot be inserted into).
+        rebuild: (bronze rows, settings) -> the silver table's rows for them, rebuilt after a run in
+            which new bronze rows arrived (a latest-file-wins table cannot be inserted into): from
+            the whole bronze table the first time, then only the keys the new rows fall under.
+        rebuilt_slice: finds those keys and their bronze rows (needed with `rebuild`).
         uses_offices: whether `rules` needs the office ids of `silver.offices`.
     """
 
@@ -71,6 +83,7 @@ class RecordFlow:
     rules: Callable[[SilverSettings, list[str]], list[Rule]]
     targets: tuple[CleanTarget, ...] = ()
     rebuild: Callable[[DataFrame, SilverSettings], DataFrame] | None = None
+    rebuilt_slice: RebuiltSlice | None = None
     uses_offices: bool = False
 
 
@@ -101,6 +114,7 @@ OFFICE_REPORTS = RecordFlow(
     quarantine_rows=office_reports.quarantine_office_reports,
     rules=lambda s, offices: rules.office_report_rules(),
     rebuild=lambda bronze, s: office_reports.clean_office_reports(office_reports.validate_office_reports(bronze)),
+    rebuilt_slice=RebuiltSlice(office_reports.report_keys, office_reports.reports_of),
 )
 
 DEVICE_LOGS = RecordFlow(

@@ -4,8 +4,10 @@ Record sources (`flows.RECORD_FLOWS`) are read as a Delta stream over their bron
 `availableNow` trigger: each run processes exactly the bronze rows added since the previous run
 (the checkpoint under `<root>/_checkpoints/` remembers where it stopped), then stops. Every write
 inside a batch is an insert of keys not yet present, so a batch retried after a crash writes
-nothing twice. Small reference tables (offices, documents) and the latest-file-wins office reports
-are rebuilt from their whole bronze table and synced, which commits only real changes.
+nothing twice. The latest-file-wins office reports are rebuilt where new rows arrived: the days and
+offices the run's batches reported, from all their bronze rows, replace that slice of the table.
+The small reference tables (offices, documents) are rebuilt from their whole bronze table and
+synced, which commits only real changes.
 
 One query at a time per flow checkpoint, across processes. The stream keeps a second query over
 `bronze.enrollment_events` on the same checkpoint as the batch step's flow
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import time
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
 from lakehouse.errors import LakehouseError
@@ -31,7 +34,7 @@ from lakehouse.pipeline.clock import moment
 from lakehouse.pipeline.flows import RECORD_FLOWS, RecordFlow, SilverSettings
 from lakehouse.quality.rules import batch_summary, rule_results
 from lakehouse.silver import documents, offices
-from lakehouse.storage import delta, leases
+from lakehouse.storage import delta, delta_changes, leases
 
 WAIT_FOR_DRAIN_SECONDS = 900.0  # how long a run waits for another drain of the same flow to end
 
@@ -74,6 +77,8 @@ class BatchHandler:
         self.known_offices = KnownOffices(spark, settings.root)
         self.result = StepResult()
         self.batches = 0
+        self.rebuilt_keys: list[Row] = []  # the silver keys the batches' rows fall under (`rebuilt_slice`)
+        self.rebuilt_schema: T.StructType | None = None
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark, flow, root = self.spark, self.flow, self.settings.root
@@ -85,6 +90,10 @@ class BatchHandler:
             if rows == 0:  # a bronze commit that added no row (an erasure's delete, skipped): nothing to do
                 return
             done = StepResult(rows_in=rows)
+            if flow.rebuilt_slice is not None:
+                keys = flow.rebuilt_slice.keys(validated)
+                self.rebuilt_keys += keys.collect()
+                self.rebuilt_schema = keys.schema
             if valid < rows:
                 done.rows_quarantined = delta.insert_new(
                     spark, flow.quarantine_rows(validated, moment(spark)), root, flow.quarantine, ("_source",))
@@ -157,8 +166,8 @@ def follow_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings,
 
 
 def run_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, progress: Progress) -> StepResult:
-    """Drain what `flow`'s bronze table gained since the last run, then rebuild its silver table if
-    it is rebuilt from bronze and anything arrived (or it does not exist yet). Skipped (nothing done)
+    """Drain what `flow`'s bronze table gained since the last run, then, for a table rebuilt from
+    bronze, rebuild what the new rows reported (all of it when the table does not exist yet). Skipped (nothing done)
     while a running stream follows the flow."""
     location = checkpoint(settings.root, f"silver_{flow.name}")
     lease = own_checkpoint(spark, location, "drain", progress)
@@ -170,9 +179,18 @@ def run_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, pr
     finally:
         lease.release()
     result = handler.result
-    if flow.rebuild is not None and (handler.batches or not delta.exists(spark, settings.root, flow.silver)):
-        rebuilt = flow.rebuild(delta.read(spark, settings.root, flow.bronze), settings)
-        result.add(_sync(spark, settings.root, rebuilt, flow.silver, progress))
+    if flow.rebuild is None or not (handler.batches or not delta.exists(spark, settings.root, flow.silver)):
+        return result
+    bronze = delta.read(spark, settings.root, flow.bronze)
+    if flow.rebuilt_slice is None or not delta.exists(spark, settings.root, flow.silver):
+        return result.add(_sync(spark, settings.root, flow.rebuild(bronze, settings), flow.silver, progress))
+    if handler.rebuilt_keys:  # the keys the new rows fall under, from all their bronze rows
+        distinct = set(handler.rebuilt_keys)
+        keys = spark.createDataFrame(list(distinct), handler.rebuilt_schema)
+        rebuilt = flow.rebuild(flow.rebuilt_slice.rows(bronze, keys), settings)
+        if delta_changes.replace_slice(spark, rebuilt, settings.root, flow.silver, keys):
+            progress(f"{flow.silver}: {len(distinct):,} key(s) rebuilt")
+            result.add(StepResult(versions={flow.silver: delta.version(spark, settings.root, flow.silver) or 0}))
     return result
 
 

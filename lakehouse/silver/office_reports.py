@@ -59,6 +59,28 @@ def clean_office_reports(validated: DataFrame) -> DataFrame:
     )
 
 
+def report_keys(bronze: DataFrame) -> DataFrame:
+    """The silver keys bronze report rows fall under: the `(report_date, office_id)` they report.
+
+    Grain: one row per key. Rows whose date cannot be read have no key (they are quarantined).
+    Example: ("2026-11-20", "OF-1"), ("20/11/2026", "OF-1"), ("never", "OF-2") -> (2026-11-20, "OF-1").
+    """
+    return (bronze.select(parse_date(F.col("report_date")).alias("report_date"), "office_id")
+            .where(F.col("report_date").isNotNull()).distinct())
+
+
+def reports_of(bronze: DataFrame, keys: DataFrame) -> DataFrame:
+    """The bronze report rows under `keys` (from `report_keys`): every file that reported one of
+    those days of an office, so the latest file among them can be chosen again.
+
+    Grain: one row per bronze row. Example: keys (2026-11-20, "OF-1") -> the rows of a.csv and b.xlsx
+    for that day and office, not those of other days or offices.
+    """
+    keyed = bronze.withColumn("_key_date", parse_date(F.col("report_date")))
+    on = (keyed["_key_date"] == keys["report_date"]) & (keyed["office_id"] == keys["office_id"])
+    return keyed.join(F.broadcast(keys), on=on, how="left_semi").drop("_key_date")
+
+
 def quarantine_office_reports(validated: DataFrame, quarantined_at: DataFrame) -> DataFrame:
     """The report rows that failed an error rule.
 

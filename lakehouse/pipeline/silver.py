@@ -6,8 +6,9 @@ Record sources (`flows.RECORD_FLOWS`) are read as a Delta stream over their bron
 inside a batch is an insert of keys not yet present, so a batch retried after a crash writes
 nothing twice. The latest-file-wins office reports are rebuilt where new rows arrived: the days and
 offices the run's batches reported, from all their bronze rows, replace that slice of the table.
-The small reference tables (offices, documents) are rebuilt from their whole bronze table and
-synced, which commits only real changes.
+The document inventory is rebuilt for the paths bronze gained rows for. The offices' SCD2 is
+rebuilt from the whole of `bronze.offices` and synced (it grows with the registry, not the history),
+which commits only real changes.
 
 One query at a time per flow checkpoint, across processes. The stream keeps a second query over
 `bronze.enrollment_events` on the same checkpoint as the batch step's flow
@@ -25,6 +26,7 @@ from __future__ import annotations
 import time
 
 from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
@@ -188,25 +190,43 @@ def run_flow(spark: SparkSession, flow: RecordFlow, settings: SilverSettings, pr
         distinct = set(handler.rebuilt_keys)
         keys = spark.createDataFrame(list(distinct), handler.rebuilt_schema)
         rebuilt = flow.rebuild(flow.rebuilt_slice.rows(bronze, keys), settings)
-        if delta_changes.replace_slice(spark, rebuilt, settings.root, flow.silver, keys):
-            progress(f"{flow.silver}: {len(distinct):,} key(s) rebuilt")
-            result.add(StepResult(versions={flow.silver: delta.version(spark, settings.root, flow.silver) or 0}))
+        committed = delta_changes.replace_slice(spark, rebuilt, settings.root, flow.silver, keys)
+        result.add(_recorded(spark, settings.root, flow.silver, committed, progress,
+                             f"{len(distinct):,} key(s) rebuilt"))
     return result
 
 
 def _sync(spark: SparkSession, root: str, df: DataFrame, table: str, progress: Progress) -> StepResult:
-    if not delta.sync(spark, df, root, table):
+    return _recorded(spark, root, table, delta.sync(spark, df, root, table), progress)
+
+
+def _recorded(spark: SparkSession, root: str, table: str, committed: bool, progress: Progress,
+              what: str = "updated") -> StepResult:
+    """What a write of `table` did, for the step's result (its new version, if it committed)."""
+    if not committed:
         return StepResult()
-    progress(f"{table}: updated")
+    progress(f"{table}: {what}")
     return StepResult(versions={table: delta.version(spark, root, table) or 0})
 
 
 def build_reference(spark: SparkSession, root: str, progress: Progress) -> StepResult:
-    """silver.offices (SCD2) and silver.documents, rebuilt from bronze and synced."""
+    """silver.offices (SCD2) rebuilt from bronze and synced; silver.documents from what bronze gained."""
     result = _sync(spark, root, offices.offices_scd2(delta.read(spark, root, "bronze.offices")), "silver.offices",
                    progress)
-    return result.add(_sync(spark, root, documents.clean_documents(delta.read(spark, root, "bronze.documents")),
-                            "silver.documents", progress))
+    return result.add(_documents(spark, root, progress))
+
+
+def _documents(spark: SparkSession, root: str, progress: Progress) -> StepResult:
+    """The latest inventory row per path, rebuilt for the paths bronze gained rows for since the
+    table's newest `_ingested_at` (a later ingest wins, so an older bronze row cannot change a path's
+    winner; rows ingested at that very moment are looked at again, which changes nothing)."""
+    bronze, table = delta.read(spark, root, "bronze.documents"), "silver.documents"
+    if not delta.exists(spark, root, table):
+        return _sync(spark, root, documents.clean_documents(bronze), table, progress)
+    newest = delta.read(spark, root, table).agg(F.max("_ingested_at")).first()[0]
+    rebuilt = documents.clean_documents(bronze if newest is None else bronze.where(F.col("_ingested_at") >= newest))
+    committed = delta_changes.replace_slice(spark, rebuilt, root, table, rebuilt.select("path"))
+    return _recorded(spark, root, table, committed, progress)
 
 
 def build_silver(spark: SparkSession, settings: SilverSettings, progress: Progress) -> StepResult:

@@ -62,7 +62,7 @@ lint: setup
 	$(BIN)/mypy lakehouse
 
 test: lint
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=40
 
 # A stale build/ would put modules deleted since into the wheel: build from scratch.
 wheel: $(BIN)/python

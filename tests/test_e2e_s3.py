@@ -7,6 +7,11 @@ so an object carries the lake's key only if S3A wrote it with it. The gold table
 are read back with delta-rs (`deltalake`), a reader independent of Spark, and must be equal.
 Then both lakes move (another folder; another bucket, through the CLI and its session builder),
 and a run on the moved copy changes nothing.
+
+The S3 lake is built through a faulty network: its bucket's S3A endpoint is a proxy on loopback
+(`tests/faults/s3_proxy.py`) that answers some requests with `503 SlowDown`, resets connections
+before and after moto performed the request, and stalls answers past S3A's socket timeout. Both
+lakes must still be equal, table by table: the faults slow the run and lose nothing.
 """
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from deltalake import DeltaTable
+from faults.s3_proxy import FaultyS3Proxy, S3Faults
 from pyspark.sql import SparkSession
 
 from lakehouse import app, deployment
@@ -39,6 +46,15 @@ BUCKET, MOVED_BUCKET, PREFIX = "e2e-lake", "e2e-lake-moved", "registry/lake"
 STREAM = "e2e-s3-events"
 SMALL = {"datagen.enrollments": 400, "datagen.days": 8, "datagen.offices": 6}
 GOLD = [t.full_name for t in tables_in("gold")]
+# silver.documents' `path` is where the lake's landing is: it differs between the lakes by design
+SILVER = [t.full_name for t in tables_in("silver") if t.full_name != "silver.documents"]
+# The share of S3A's requests failed, per kind: rare enough that S3A's retries (at most 7, and 20
+# for throttling) get through, frequent enough that every kind happens many times in one build.
+FAULTS = S3Faults(slowdown=0.02, reset_before=0.005, reset_after=0.005, stall=0.001, stall_seconds=30, seed=12)
+# The faulty bucket's S3A settings: a stalled answer is given up after 5 s (the default is 200 s),
+# and retries start after 100 ms (not 500 ms), so the faults cost seconds, not minutes.
+FAULTY_BUCKET_S3A = {"endpoint": None, "connection.timeout": "5s", "retry.interval": "100ms",
+                     "retry.throttle.interval": "100ms"}
 
 
 @dataclasses.dataclass
@@ -49,6 +65,7 @@ class Lakes:
     kms_key: str
     url: str
     reports: list[Any]
+    proxy: FaultyS3Proxy
 
 
 def _config(root: str, local_dir: Path, shared: dict[str, Any]) -> Config:
@@ -65,7 +82,18 @@ def _generate(config: Config, part: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def lakes(spark: SparkSession, local_aws: LocalAws, lake_kms_key: str,
+def faulty_s3(spark: SparkSession, local_aws: LocalAws) -> Iterator[FaultyS3Proxy]:
+    """S3A reaches BUCKET (only) through the fault-injecting proxy, set before S3A first opens it."""
+    proxy = FaultyS3Proxy(local_aws.url.removeprefix("http://"), FAULTS)
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    for key, value in {**FAULTY_BUCKET_S3A, "endpoint": proxy.url}.items():
+        hadoop.set(f"fs.s3a.bucket.{BUCKET}.{key}", value)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def lakes(spark: SparkSession, local_aws: LocalAws, lake_kms_key: str, faulty_s3: FaultyS3Proxy,
           tmp_path_factory: pytest.TempPathFactory) -> Lakes:
     tmp = tmp_path_factory.mktemp("e2e-s3")
     key_file = tmp / "citizen_hmac.key"
@@ -89,7 +117,7 @@ def lakes(spark: SparkSession, local_aws: LocalAws, lake_kms_key: str,
         reports += app.run_all(spark, config)
     reports += [app.run_publish(spark, remote), app.run_export(spark, remote)]
     app.write_dashboard(spark, remote)
-    return Lakes(local, remote, shared, lake_kms_key, local_aws.url, reports)
+    return Lakes(local, remote, shared, lake_kms_key, local_aws.url, reports, faulty_s3)
 
 
 def _storage_options(url: str) -> dict[str, str]:
@@ -104,6 +132,29 @@ def _rows(location: str, options: dict[str, str] | None = None) -> list[tuple[An
 
 def test_every_step_on_s3_succeeds(lakes: Lakes) -> None:
     assert [r.status for r in lakes.reports] == ["succeeded"] * len(lakes.reports)
+
+
+def test_s3a_met_every_kind_of_fault_and_got_through(lakes: Lakes) -> None:
+    counts = dict(lakes.proxy.counts)
+    assert all(counts.get(kind, 0) > 0 for kind in ("slowdown", "reset_before", "reset_after", "stall")), counts
+    assert counts["passed"] > 20 * sum(v for k, v in counts.items() if k != "passed"), counts
+
+
+def _no_lineage(location: str, options: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
+    """The rows without the columns that differ between two lakes by design (`_ingested_at`, `_file`,
+    `_batch_id`: when and from where a record was read)."""
+    table = DeltaTable(location, storage_options=options).to_pyarrow_table()
+    kept = [c for c in table.column_names if not c.startswith("_")]
+    return sorted((tuple(row.values()) for row in table.select(kept).to_pylist()), key=repr)
+
+
+@pytest.mark.parametrize("name", ["bronze.enrollment_events", "bronze.office_reports", *SILVER])
+def test_bronze_and_silver_on_s3_hold_each_record_once_as_the_local_lakes_do(lakes: Lakes, name: str) -> None:
+    layer, table = name.split(".")
+    on_s3 = _no_lineage(f"s3://{BUCKET}/{PREFIX}/{layer}/{table}", _storage_options(lakes.url))
+    on_disk = _no_lineage(f"{lakes.local.root}/{layer}/{table}")
+    assert on_s3, name
+    assert on_s3 == on_disk
 
 
 def test_every_object_under_the_root_is_sse_kms_with_the_lakes_key(lakes: Lakes) -> None:

@@ -4,8 +4,9 @@ Each record source goes from its bronze table to silver batch by batch (a Delta 
 bronze table): the batch is validated, rows failing an error rule go to the quarantine table, and
 valid rows are inserted into the clean targets under their keys (first arrival wins), or, for a
 source whose silver table is rebuilt from bronze (latest file wins), the keys the new rows fall
-under are rebuilt from all their bronze rows and replace that slice of the table. `pipeline.silver` runs every flow with one generic batch handler, so
-adding a source is one entry in `RECORD_FLOWS` (plus its transforms and rules).
+under are rebuilt from all their bronze rows and replace that slice of the table.
+`pipeline.silver` runs every flow with one generic batch handler, so adding a source is one entry
+in `RECORD_FLOWS` (plus its transforms and rules).
 """
 from __future__ import annotations
 

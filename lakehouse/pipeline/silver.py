@@ -223,7 +223,7 @@ def _documents(spark: SparkSession, root: str, progress: Progress) -> StepResult
     bronze, table = delta.read(spark, root, "bronze.documents"), "silver.documents"
     if not delta.exists(spark, root, table):
         return _sync(spark, root, documents.clean_documents(bronze), table, progress)
-    newest = delta.read(spark, root, table).agg(F.max("_ingested_at")).first()[0]
+    newest = delta.read(spark, root, table).agg(F.max("_ingested_at")).collect()[0][0]
     rebuilt = documents.clean_documents(bronze if newest is None else bronze.where(F.col("_ingested_at") >= newest))
     committed = delta_changes.replace_slice(spark, rebuilt, root, table, rebuilt.select("path"))
     return _recorded(spark, root, table, committed, progress)

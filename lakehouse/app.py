@@ -76,15 +76,19 @@ def registry(config: Config) -> Iterator[Endpoint]:
 
 
 def run_step(spark: SparkSession, config: Config, name: str, work: Callable[[StepReport], StepResult | None],
-          run_id: str | None = None) -> StepReport:
-    """Run one step's `work` (given the report, for progress), record it in the ops tables, return it."""
+          run_id: str | None = None, scan: bool = True) -> StepReport:
+    """Run one step's `work` (given the report, for progress), record it in the ops tables, return it.
+
+    `scan`: look for leaked personal data in the tables the step changed (`security.leak_scan`);
+    false for a step that only rewrites files and changes no row (maintenance)."""
     report = StepReport(run_id or new_run_id(name), name)
     report.progress("started")
     try:
         result = work(report)
         if result is not None:
             report.add(result)
-        leak_checks.check_tables(spark, config, [n for n in report.versions if n in TABLES], report.progress)
+        if scan:
+            leak_checks.check_tables(spark, config, [n for n in report.versions if n in TABLES], report.progress)
     except BaseException as err:
         report.status, report.message = "failed", describe(err)
         with contextlib.suppress(Exception):
@@ -125,6 +129,22 @@ def run_gold(spark: SparkSession, config: Config, run_id: str | None = None, ful
 
     check_silver(spark, config.root)  # before recording a run under a root that holds no lake
     return run_step(spark, config, "gold", work, run_id)
+
+
+def run_maintain(spark: SparkSession, config: Config, tables: list[str] | None = None, vacuum: bool = True,
+                 run_id: str | None = None) -> StepReport:
+    """Compact, Z-order, purge, vacuum and checkpoint the lake's tables (or `tables`): no row changes."""
+    from lakehouse.storage import maintenance
+
+    maintenance.chosen_tables(tables)  # a wrong name: one line, before a run is recorded
+
+    def work(report: StepReport) -> StepResult:
+        done = maintenance.maintain(spark, config.root, tables, config.maintenance.vacuum_retention_hours,
+                                    vacuum, report.progress)
+        return StepResult(versions={name: m.checkpoint_version for name, m in done.items()
+                                    if m.optimized})
+
+    return run_step(spark, config, "maintain", work, run_id, scan=False)
 
 
 def aws_endpoint(config: Config) -> str | None:

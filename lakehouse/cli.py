@@ -2,7 +2,7 @@
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
 storage, produce, stream, emr (deploy, create-cluster, submit, schedule), lambda, iam, erase,
-rotate-key; the cloud ones (storage, emr, iam, lambda) are in `cli_cloud`.
+rotate-key, maintain; the cloud ones (storage, emr, iam, lambda) are in `cli_cloud`.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -110,6 +110,9 @@ def cmd_step(config: Config, args: argparse.Namespace) -> int:
     spark = _spark(config)
     if args.command == "gold":
         _print_reports([app.run_gold(spark, config, full=args.full)])
+        return 0
+    if args.command == "maintain":
+        _print_reports([app.run_maintain(spark, config, args.tables, not args.no_vacuum)])
         return 0
     runner = {"ingest": app.run_ingest, "silver": app.run_silver,
               "publish": app.run_publish, "export": app.run_export}[args.command]
@@ -257,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
         if name == "gold":
             step.add_argument("--full", action="store_true",
                               help="rebuild all of gold from all of silver (default: only what silver changed)")
+    m = sub.add_parser("maintain", help="compact small files, Z-order, purge deletion vectors, vacuum "
+                       "(maintenance.vacuum_retention_hours) and checkpoint every table, or --tables")
+    m.add_argument("--tables", nargs="+", metavar="LAYER.NAME", help="only these tables (default: all)")
+    m.add_argument("--no-vacuum", action="store_true", help="compact and checkpoint only: delete no file")
+    m.set_defaults(func=cmd_step)
     a = sub.add_parser("aws", help="the local AWS stand-in (moto on 127.0.0.1): start, stop, status")
     a.add_argument("action", choices=["start", "stop", "status"])
     a.set_defaults(func=cmd_aws)

@@ -63,12 +63,15 @@ class Layout:
             folders (gold's incremental build reads silver's events by date).
         change_feed: Delta's change data feed on (`delta.enableChangeDataFeed`): the incremental
             gold build reads what the table gained, lost or changed since its last run.
+        zorder_by: the columns `lakehouse maintain` Z-orders each partition's files by, so that a
+            reader filtering on them (Delta's file statistics) opens few files; empty: compaction only.
         reason: Why this layout, in one line.
     """
 
     partition_by: tuple[str, ...] = ()
     change_feed: bool = False
     reason: str = ""
+    zorder_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,11 @@ def _t(full: str, schema: str, description: str, keys: tuple[str, ...] = (),
 
 
 # What gold reads: its incremental build follows the change data feed of each.
-_BY_DATE = Layout(("event_date",), True, "gold recomputes the dates that changed: a date's events are one folder")
+_BY_DATE_ENROLLMENT = Layout(
+    ("event_date",), True,
+    "gold recomputes the dates that changed: a date's events are one folder; within a date, files "
+    "Z-ordered by enrollment_id: an enrollment's rows (its status, its timings) sit in few files",
+    ("enrollment_id",))
 _FOLLOWED = Layout((), True, "small: gold follows its change data feed")
 
 
@@ -137,7 +144,7 @@ _TABLES = [
         ("event_id",),
         {"citizen_key": "HMAC-SHA256 of the national ID under the lakehouse secret key",
          "event_date": "UTC date of event_time"},
-        _BY_DATE,
+        _BY_DATE_ENROLLMENT,
     ),
     _t(
         "silver.biometric_validations",
@@ -146,7 +153,7 @@ _TABLES = [
         "score double, started_at timestamp, finished_at timestamp, duration_ms bigint, _ingested_at timestamp",
         "One row per validation_id; duration_ms = finished_at - started_at.",
         ("validation_id",),
-        layout=_BY_DATE,
+        layout=_BY_DATE_ENROLLMENT,
     ),
     _t(
         "silver.office_reports",

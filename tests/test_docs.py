@@ -27,6 +27,21 @@ def test_the_contract_names_every_table_and_rule(spark: SparkSession) -> None:
     assert not missing, f"docs/CONTRACT.md does not name: {', '.join(missing)}"
 
 
+def test_the_contract_lists_each_table_layout() -> None:
+    """Each table with a partition, a Z-order or a change feed has its row in the layout table, with
+    exactly those columns; no other table has one."""
+    text = (ROOT / "docs" / "CONTRACT.md").read_text(encoding="utf-8").split("### Layout", 1)[1].split("\n\n")[1]
+    rows = {cells[0].strip("`"): cells[1:] for line in text.splitlines()[2:]
+            if (cells := [c.strip() for c in line.strip("|").split("|")])}
+    laid_out = {name: t.layout for name, t in TABLES.items()
+                if t.layout.partition_by or t.layout.zorder_by or t.layout.change_feed}
+    assert set(rows) == set(laid_out)
+    for name, layout in laid_out.items():
+        assert rows[name] == [", ".join(f"`{c}`" for c in layout.partition_by),
+                              ", ".join(f"`{c}`" for c in layout.zorder_by),
+                              "on" if layout.change_feed else ""], name
+
+
 def test_every_path_architecture_names_exists() -> None:
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     paths = set(re.findall(r"`((?:lakehouse|tests|jobs|conf|benchmarks|docs|notebooks|bootstrap_actions)/[\w./-]*)`",

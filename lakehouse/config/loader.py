@@ -116,6 +116,10 @@ def _build(cls: Any, data: dict[str, Any], origin: dict[str, str], prefix: str =
             if choices and kwargs[f.name] is not None and kwargs[f.name] not in choices:
                 where = origin.get(dotted, "config")
                 raise ConfigError(f"{where}: '{dotted}' must be one of {', '.join(choices)}, got {kwargs[f.name]!r}")
+            minimum = f.metadata.get("minimum")
+            if minimum is not None and kwargs[f.name] is not None and kwargs[f.name] < minimum:
+                where = origin.get(dotted, "config")
+                raise ConfigError(f"{where}: '{dotted}' must be at least {minimum}, got {kwargs[f.name]!r}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing value for '{dotted}' (set it in conf/base.yaml or the env file)")
     obj = cls(**kwargs)

@@ -119,6 +119,20 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class MaintenanceConfig:
+    """`lakehouse maintain`.
+
+    Attributes:
+        vacuum_retention_hours: files a table no longer needs (replaced by a compaction, a MERGE or
+            an erasure) stay on storage this long before VACUUM deletes them: a reader (a stream,
+            a query) still on an older version, and time travel, reach back this far. A week by
+            default; 0 deletes them at once (a one-machine lake with no other reader).
+    """
+
+    vacuum_retention_hours: int = field(default=168, metadata={"minimum": 0})
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     future_tolerance_minutes: int
 
@@ -227,6 +241,7 @@ class Config:
     dashboard: DashboardConfig
     emr: EmrConfig
     iam: IamConfig = field(default_factory=IamConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
 
     @property
     def root(self) -> str:

@@ -35,6 +35,7 @@ STEPS = {
     "publish": ("publish_catalog.py", False),
     "export": ("export_postgres.py", False),
     "erase": ("erase_requests.py", False),  # not in the pipeline: its own schedule (`--steps erase`)
+    "maintain": ("maintain_tables.py", False),  # not in the pipeline: off-peak (`--steps maintain`)
 }
 PIPELINE = ("ingest", "silver", "gold", "publish", "export")
 # Each step works on what the one before wrote: when one fails, the later ones are cancelled (never

@@ -1,7 +1,8 @@
 """Small files through Hadoop's file system, so the same call works on local disk and on S3.
 
 This is the only module that reaches the JVM's file system classes through py4j (and the classes
-of JVM errors, for `storage.conflicts`).
+of JVM errors, for `storage.conflicts`, and the one Delta log call PySpark has no API for:
+`checkpoint_log`, for `storage.maintenance`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ def _fs(spark: SparkSession, location: str) -> tuple[Any, Any]:
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(location)  # type: ignore[union-attr]
     return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+
+
+def checkpoint_log(spark: SparkSession, location: str) -> int:
+    """Write a checkpoint of the latest version of the Delta table at `location` into its
+    `_delta_log` (readers then replay no JSON commit before it); returns that version."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, location)
+    snapshot = log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
+    log.checkpoint(snapshot, jvm.scala.Option.empty())
+    return int(snapshot.version())
 
 
 def exists(spark: SparkSession, location: str) -> bool:

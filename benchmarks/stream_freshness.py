@@ -1,0 +1,148 @@
+"""Freshness benchmark: from an event's arrival on Kinesis to the gold KPI run that counts it, on a
+lake that already holds a history, in one run.
+
+A lake of about `--events` event records is generated and built (ingest, silver, gold, timed). Then
+`lakehouse stream` runs continuously (Kinesis -> bronze -> silver, trigger `--trigger` s) while a
+loop runs `lakehouse gold` (incremental) one run after another, and the producer puts synthetic
+events on the stream at `--rate` records/s for `--seconds`. For each streamed event:
+- arrival: its Kinesis `approximate_arrival_timestamp` (bronze's `_arrived_at`);
+- silver: the commit time of the silver version that inserted it (silver's change data feed);
+- gold: the finish of the first gold run whose recorded input version of `silver.enrollment_events`
+  holds that version (`ops.pipeline_runs`: what the run read, not when it started).
+Printed: p50 / p95 of arrival -> silver and arrival -> gold, the gold runs' mean time, and the
+ratio of the p50 to the trigger. Run it at 1M and at 10M history: the cost of freshness should
+follow the new data, not the history (the issue's target: 10M within 1.5x of 1M).
+
+    .venv/bin/python benchmarks/stream_freshness.py [--events 1000000] [--rate 1000] [--seconds 180] [--trigger 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+
+import scale_data
+from stream_throughput import PRODUCER
+
+from lakehouse import app
+from lakehouse.aws.clients import client
+from lakehouse.config import load_config
+from lakehouse.datagen.producer import ensure_stream
+from lakehouse.local.aws import start_detached, stop_detached
+from lakehouse.ops.results import no_progress
+from lakehouse.pipeline.stream import kinesis_records, run_stream, stop_between_batches
+from lakehouse.spark import get_spark
+from lakehouse.storage import delta
+
+SILVER = "silver.enrollment_events"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="event records of history (0: none)")
+    parser.add_argument("--rate", type=int, default=1000, help="records/s the producer puts on the stream")
+    parser.add_argument("--seconds", type=float, default=180.0, help="how long the producer runs")
+    parser.add_argument("--trigger", type=int, default=10, help="the stream's trigger interval in seconds")
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--leak-scan", action="store_true", help="keep the leak scan on (off: it reads whole tables)")
+    scale_data.add_data_options(parser)
+    args = parser.parse_args()
+
+    root = tempfile.mkdtemp(prefix="lakehouse-fresh-")
+    config = scale_data.lake_config(root, args.leak_scan)
+    spark = get_spark(config.spark)
+    if args.events:
+        settings = scale_data.settings_for(config, args.events, args.days, args.offices, args.start_date)
+        generated = scale_data.generate_lake(config, settings, args.slice_enrollments)
+        seconds = {}
+        for name, step in (("ingest", app.run_ingest), ("silver", app.run_silver), ("gold", app.run_gold)):
+            started = time.perf_counter()
+            step(spark, config)
+            seconds[name] = time.perf_counter() - started
+        print(f"history: {generated.event_lines:,} event lines, built in ingest {seconds['ingest']:.0f} s, "
+              f"silver {seconds['silver']:.0f} s, gold {seconds['gold']:.0f} s", flush=True)
+
+    aws = start_detached(root)  # its own process: the stand-in must not share this one's GIL
+    config = load_config("local", {"storage.root": root, "aws.endpoint_url": aws.url,
+                                   "security.leak_scan": args.leak_scan})
+    ensure_stream(client("kinesis", config.aws.region, aws.url), config.stream.name, args.shards,
+                  kms_key=app.stream_kms_key(config, aws.url))
+    silver_before = delta.version(spark, root, SILVER)
+
+    records = kinesis_records(spark, app.stream_settings(config, aws.url))
+    budget = args.seconds + 600
+    consumer = threading.Thread(target=run_stream, daemon=True, args=(
+        spark, records, app.silver_settings(config), no_progress, False, args.trigger, budget))
+    consumer.start()
+    while not any(q.name == "stream_enrollment_events" and q.lastProgress for q in spark.streams.active):
+        time.sleep(0.5)
+
+    gold_runs: list[tuple[datetime, int, float]] = []  # (finished, silver version read, seconds)
+    stop = threading.Event()
+
+    def gold_loop() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            report = app.run_gold(spark, config)
+            read = report.inputs.get(SILVER)
+            if report.finished_at is not None and read is not None:
+                gold_runs.append((report.finished_at, read, time.perf_counter() - started))
+
+    gold = threading.Thread(target=gold_loop, daemon=True)
+    gold.start()
+    producer = subprocess.run([sys.executable, "-c", PRODUCER, aws.url, config.stream.name, str(args.rate),
+                               str(args.seconds)], stdout=subprocess.PIPE, text=True, check=True)
+    sent = json.loads(producer.stdout)["sent"]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:  # until a gold run has read a silver holding every streamed event
+        time.sleep(5)
+        streamed = delta.read(spark, root, "bronze.enrollment_events").where("_arrived_at IS NOT NULL").count()
+        latest = delta.version(spark, root, SILVER) or 0
+        print(f"  bronze streamed {streamed:,} of {sent:,}; gold runs {len(gold_runs)}", file=sys.stderr, flush=True)
+        if streamed >= sent and gold_runs and gold_runs[-1][1] >= latest:
+            break
+    stop.set()
+    gold.join(timeout=600)
+    for query in spark.streams.active:
+        stop_between_batches(query)
+    consumer.join(timeout=120)
+    stop_detached(root)
+
+    start = (silver_before + 1) if silver_before is not None else 0
+    inserted = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start)
+                .load(delta.path(root, SILVER)).where("_change_type = 'insert'")
+                .select("event_id", "_commit_version", "_commit_timestamp"))
+    arrived = (delta.read(spark, root, "bronze.enrollment_events").where("_arrived_at IS NOT NULL")
+               .groupBy("event_id").agg({"_arrived_at": "min"}).withColumnRenamed("min(_arrived_at)", "arrived"))
+    rows = inserted.join(arrived, "event_id").collect()
+    to_silver, to_gold = [], []
+    for r in rows:
+        to_silver.append((r["_commit_timestamp"] - r["arrived"]).total_seconds())
+        finished = min((f for f, read, _ in gold_runs if read >= r["_commit_version"]), default=None)
+        if finished is not None:
+            to_gold.append((finished - r["arrived"]).total_seconds())
+    if len(to_gold) < 2:
+        print(f"only {len(to_gold)} streamed event(s) reached gold: nothing to report", file=sys.stderr)
+        return 1
+    history = f"{args.events:,}" if args.events else "no"
+    durations = [s for _, _, s in gold_runs]
+    p50, p95 = statistics.median(to_gold), statistics.quantiles(to_gold, n=20)[18]
+    print(f"streamed: {sent:,} records put at {args.rate:,}/s for {args.seconds:.0f} s; {len(rows):,} new events "
+          f"inserted into silver, {len(to_gold):,} reached gold; {history} events of history")
+    print(f"arrival -> silver commit: p50 {statistics.median(to_silver):.1f} s, "
+          f"p95 {statistics.quantiles(to_silver, n=20)[18]:.1f} s (trigger {args.trigger} s)")
+    print(f"arrival -> gold run that counts it: p50 {p50:.1f} s, p95 {p95:.1f} s; p50 / trigger = "
+          f"{p50 / args.trigger:.2f}")
+    print(f"gold runs: {len(gold_runs)}, mean {statistics.mean(durations):.1f} s, max {max(durations):.1f} s "
+          f"(incremental, while the stream writes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

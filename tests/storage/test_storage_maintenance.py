@@ -19,7 +19,7 @@ from lakehouse.storage import delta, maintenance
 EVENTS = "silver.enrollment_events"  # partitioned by event_date, Z-ordered by enrollment_id
 REPORTS = "silver.office_reports"    # one folder, compaction only
 DATES = (dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3))
-APPENDS = 6
+APPENDS = 3
 
 
 def _events(spark: SparkSession, batch: int) -> DataFrame:

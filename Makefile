@@ -61,8 +61,22 @@ lint: setup
 	$(BIN)/ruff check tests --select F,I
 	$(BIN)/mypy lakehouse
 
+# The suite runs as two pytest processes at once, each with its own SparkSession, moto server and
+# PostgreSQL: most of its time is spent waiting (on the JVM's latency, subprocesses, streams and
+# timeouts), not computing, so two lanes use the two cores. The end-to-end and pipeline tests are
+# one lane, everything else the other (the wheel builds of packaging and deploy stay in one lane).
+# Both lanes always run to the end; the target fails if either failed.
+TEST_LANE_A = tests/pipeline tests/test_e2e_run.py tests/test_e2e_s3.py tests/test_e2e_cluster.py \
+	tests/test_hard_cases.py tests/test_notebooks.py
 test: lint
-	$(BIN)/python -m pytest tests --durations=40
+	@tmp=$$(mktemp -d /tmp/lakehouse-test.XXXXXX); \
+	$(BIN)/python -m pytest $(TEST_LANE_A) -p no:cacheprovider --basetemp=$$tmp/a --durations=25 \
+		> $$tmp/lane-a.log 2>&1 & lane_a=$$!; \
+	$(BIN)/python -m pytest tests $(foreach t,$(TEST_LANE_A),--ignore=$(t)) -p no:cacheprovider \
+		--basetemp=$$tmp/b --durations=25; b=$$?; \
+	wait $$lane_a; a=$$?; \
+	echo "=== lane A: $(TEST_LANE_A) ==="; cat $$tmp/lane-a.log; \
+	echo "lane A exit $$a, lane B exit $$b"; rm -rf $$tmp; test $$a -eq 0 -a $$b -eq 0
 
 # A stale build/ would put modules deleted since into the wheel: build from scratch.
 wheel: $(BIN)/python

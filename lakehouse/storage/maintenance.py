@@ -20,6 +20,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.storage import conflicts, delta, files
 
 Progress = Callable[[str], None]
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # the folder of a partition whose value is null
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def crowded_folders(spark: SparkSession, location: str) -> list[str]:
 def _partition_predicate(folder: str) -> str:
     """`a = 'x' AND b = 'y'` for the Hive-style folder `a=x/b=y` (values as Delta wrote them)."""
     parts = [p.split("=", 1) for p in folder.split("/")]
-    return "(" + " AND ".join(f"`{k}` = '{v.replace(chr(39), chr(39) * 2)}'" for k, v in parts) + ")"
+    return "(" + " AND ".join(f"`{k}` IS NULL" if v == HIVE_NULL else f"`{k}` = '{v.replace(chr(39), chr(39) * 2)}'"
+                              for k, v in parts) + ")"
 
 
 def maintain_table(spark: SparkSession, root: str, name: str, retention_hours: int,

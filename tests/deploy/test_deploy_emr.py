@@ -485,7 +485,7 @@ def test_an_unknown_step_lists_the_known_ones_and_adds_nothing(deployed: Deploye
                                         "--prefix", PREFIX))
     assert (code, out) == (1, "")
     assert err.strip() == ("lakehouse emr: error: unknown step 'bronze': "
-                           "the steps are ingest, silver, gold, publish, export, erase")
+                           "the steps are ingest, silver, gold, publish, export, erase, maintain")
     assert _steps(deployed.client("emr"), cluster_id) == []
 
 

@@ -43,22 +43,15 @@ class Maintained:
                 f"checkpoint at version {self.checkpoint_version}")
 
 
-def data_files(spark: SparkSession, location: str) -> int:
-    """The data files of the table's latest snapshot (its `DESCRIBE DETAIL`)."""
-    return int(DeltaTable.forPath(spark, location).detail().collect()[0]["numFiles"])
-
-
-def crowded_folders(spark: SparkSession, location: str) -> list[str]:
-    """The folders (partitions, relative to the table; "" for an unpartitioned table) whose latest
-    snapshot holds more than one data file: the only ones an OPTIMIZE can improve. A folder already
-    down to one file is left alone, so maintenance costs what the lake gained since the last run,
-    not its history (a Z-order would otherwise rewrite every partition again)."""
+def folder_files(spark: SparkSession, location: str) -> dict[str, int]:
+    """Data files of the table's latest snapshot per folder (partition, relative to the table; ""
+    for an unpartitioned table), from the snapshot's file list (no Spark job)."""
     counts: dict[str, int] = {}
     for uri in spark.read.format("delta").load(location).inputFiles():
         relative = unquote(uri.split(location.rstrip("/") + "/", 1)[-1])
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
         counts[folder] = counts.get(folder, 0) + 1
-    return sorted(f for f, n in counts.items() if n > 1)
+    return counts
 
 
 def _partition_predicate(folder: str) -> str:
@@ -73,12 +66,15 @@ def maintain_table(spark: SparkSession, root: str, name: str, retention_hours: i
     """Compact (or Z-order) the table's small files, purge its deletion vectors, vacuum it with
     `retention_hours` (unless `vacuum` is false) and checkpoint it."""
     location, zorder = delta.path(root, name), table(name).layout.zorder_by
-    before, version = data_files(spark, location), delta.version(spark, root, name)
+    before, version = sum(folder_files(spark, location).values()), delta.version(spark, root, name)
 
     def optimize() -> None:
-        folders = crowded_folders(spark, location)
+        # Only folders holding more than one file: a folder already down to one is left alone, so
+        # maintenance costs what the lake gained since the last run, not its history (a Z-order
+        # would otherwise rewrite every partition again).
+        folders = sorted(f for f, n in folder_files(spark, location).items() if n > 1)
         if not folders:
-            return  # every folder holds one file at most: nothing to compact, nothing to order
+            return  # nothing to compact, nothing to order
         builder = DeltaTable.forPath(spark, location).optimize()
         if folders != [""]:  # a partitioned table: only the partitions holding more than one file
             builder = builder.where(" OR ".join(_partition_predicate(f) for f in folders))
@@ -88,7 +84,7 @@ def maintain_table(spark: SparkSession, root: str, name: str, retention_hours: i
     optimized = delta.version(spark, root, name) != version
     if vacuum:
         delta.purge(spark, root, name, retention_hours)  # REORG ... APPLY (PURGE), then VACUUM
-    return Maintained(name, before, data_files(spark, location), optimized, zorder, vacuum,
+    return Maintained(name, before, sum(folder_files(spark, location).values()), optimized, zorder, vacuum,
                       files.checkpoint_log(spark, location))
 
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from month_lake import Month, build_month
 from pyspark.sql import SparkSession
 
 from lakehouse.aws.clients import client
@@ -69,3 +70,10 @@ def local_aws() -> Iterator[LocalAws]:
     server = start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def month(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Month:
+    """A generated month, run after each half, built once per session (`tests/month_lake.py`):
+    read `month.root`, copy `month.pending` before writing."""
+    return build_month(spark, tmp_path_factory.mktemp("month"))

@@ -12,20 +12,17 @@ an erasure.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import date
 from typing import Any
 
 import pytest
-from gold_checks import gold_lines, gold_mismatches
+from gold_checks import gold_mismatches
+from month_lake import Month
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import app
-from lakehouse.config import load_config
-from lakehouse.datagen import generate
-from lakehouse.datagen.generator import FAILED_RULE, GenerationSummary
+from lakehouse.datagen.generator import FAILED_RULE
 from lakehouse.gold.facts import LIFECYCLE_EVENTS
 from lakehouse.silver import office_reports
 from lakehouse.storage import delta
@@ -34,24 +31,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def scenario(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("hard_cases")
-    config = load_config("local", {"storage.root": str(root)})
-    settings = dataclasses.replace(config.datagen, days=4, offices=5, enrollments=60, seed=11)
-    summaries: list[GenerationSummary] = []
-    gold: dict[str, dict[str, Any]] = {}
-    with gold_lines() as lines, gold_lines("silver") as silver_lines:
-        for part in ("1", "2"):  # a run between the parts captures the office's move as history
-            with app.registry(config) as endpoint:
-                summaries.append(generate(f"{root}/landing", settings, part=part, registry=endpoint))
-            reports = app.run_all(spark, config)
-            gold[part] = {"lines": list(lines), "mismatches": gold_mismatches(spark, str(root)),
-                          "ingest_run": reports[0].run_id, "silver_lines": list(silver_lines),
-                          "reports_mismatch": _reports_mismatch(spark, str(root))}
-            lines.clear()
-            silver_lines.clear()
-    return {"config": config, "root": str(root), "summaries": summaries, "gold": gold}
-
+def scenario(spark: SparkSession, month: Month) -> dict[str, Any]:
+    """The session's month: gold and the office reports checked against a rebuild from silver
+    (bronze) after each half, the first on the copy the month keeps of that moment (`pending`,
+    whose second half is landed but not run)."""
+    gold = {part: {"lines": half.gold_lines, "silver_lines": half.silver_lines, "ingest_run": half.ingest_run,
+                   "mismatches": gold_mismatches(spark, root), "reports_mismatch": _reports_mismatch(spark, root)}
+            for (part, half), root in zip(month.halves.items(), (month.pending, month.root), strict=True)}
+    return {"root": month.root, "summaries": [h.summary for h in month.halves.values()], "gold": gold}
 
 
 def _reports_mismatch(spark: SparkSession, root: str) -> int:

@@ -18,12 +18,12 @@ from typing import Any
 import nbformat
 import numpy as np
 import pytest
+from month_lake import Month
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.cli import main
 from lakehouse.storage import delta
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
@@ -77,13 +77,9 @@ def test_every_chart_has_a_title_labels_and_a_sentence(path: Path) -> None:
 # --- running them -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("notebook_lake")
-    small = ["--days", "4", "--offices", "5", "--enrollments", "60", "--seed", "11"]
-    for part in ("1", "2"):  # the whole month (late events and the office move too), then one run
-        assert main(["--root", str(root), "generate", "--part", part, *small]) == 0
-    assert main(["--root", str(root), "run", "--no-summary"]) == 0
-    return root
+def lake(month: Month) -> Path:
+    """The session's month (late events and the office move too), which the notebooks only read."""
+    return Path(month.root)
 
 
 def _execute(path: Path, lake: Path | None, workdir: Path, nb: Any = None) -> Any:

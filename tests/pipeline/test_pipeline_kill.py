@@ -1,8 +1,9 @@
 """Batch steps killed mid-write (SIGKILL, as a lost node or an OOM killer would) and re-run.
 
-Two lakes get the same generated data. The reference lake runs each half in one go, in-process;
-the other is a copy of it after the first half, whose second half runs step by step, each step in
-its own `lakehouse` process killed at a moment drawn (seeded) just after it started writing:
+Two lakes hold the same generated data. The reference lake is the session's month (`month_lake.py`),
+each half run in one go, in-process; the other is a copy of it after the first half (exported to
+PostgreSQL), whose second half runs step by step, each step in its own `lakehouse` process killed
+at a moment drawn (seeded) just after it started writing:
 - ingest, once a data file of the second half's events appears in `bronze.enrollment_events`;
 - silver, once its MERGE writes a data file into `silver.enrollment_events`;
 - gold, once the incremental MERGE of `gold.kpi_enrollments_daily` writes a data file;
@@ -25,18 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from month_lake import Month
 from pyspark.sql import SparkSession
 
 from lakehouse import app
 from lakehouse.cli import main
-from lakehouse.config import load_config
 from lakehouse.contract import tables_in
 from lakehouse.sources.postgres import connect
 from lakehouse.storage import delta
 
 pytestmark = pytest.mark.slow
 
-DATA = ["--days", "4", "--offices", "5", "--enrollments", "80"]
 LAYERS = ("bronze", "silver", "gold")
 # step -> the table whose write the kill interrupts (None: the export, watched through its output)
 WATCHED = {"ingest": "bronze.enrollment_events", "silver": "silver.enrollment_events",
@@ -88,19 +88,13 @@ def _staged(output: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def killed(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def killed(spark: SparkSession, month: Month, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("killed")
-    reference, lake = str(tmp / "reference"), str(tmp / "lake")
-    assert main(["--root", reference, "generate", "--part", "1", *DATA]) == 0
-    assert main(["--root", reference, "run", "--no-summary"]) == 0
-    # the first half, its registry database's files with their owner (the server's own user, when root runs this)
-    subprocess.run(["cp", "-a", reference, lake], check=True)
-    config = load_config("local", {"storage.root": lake})
+    reference = month.root  # the session's month, run in one go after each half
+    lake = month.copy_pending(tmp / "lake")  # after the first half's run, the second half landed
+    config = month.config(lake)
     assert app.run_export(spark, config).status == "succeeded"
     first_half_gold = {t.full_name: _rows(spark, lake, t.full_name) for t in tables_in("gold")}
-    for root in (reference, lake):  # the same second half (the generator is seeded)
-        assert main(["--root", root, "generate", "--part", "2", *DATA]) == 0
-    assert main(["--root", reference, "run", "--no-summary"]) == 0
 
     draw = random.Random(20261202)
     kills: dict[str, dict[str, Any]] = {}

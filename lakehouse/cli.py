@@ -2,7 +2,8 @@
 
 Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
 storage, produce, stream, emr (deploy, create-cluster, submit, schedule), lambda, iam, erase,
-rotate-key, maintain; the cloud ones (storage, emr, iam, lambda) are in `cli_cloud`.
+rotate-key, maintain, serve, api; the cloud ones (storage, emr, iam, lambda) are in `cli_cloud`, the
+API's (serve, api) in `cli_api`.
 
 Errors print one clear line (no Java stack trace) and exit non-zero; `--verbose` keeps the trace.
 """
@@ -14,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from lakehouse import cli_cloud
+from lakehouse import cli_api, cli_cloud
 from lakehouse.config import Config, load_config
 from lakehouse.errors import ConfigError, describe
 
@@ -245,6 +246,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show full stack traces on errors")
     sub = p.add_subparsers(dest="command", required=True)
     cli_cloud.add_commands(sub)
+    cli_api.add_commands(sub)
 
     g = sub.add_parser("generate", help="write a synthetic data set to landing/ and the registry database")
     g.add_argument("--part", choices=["1", "2", "all"], default="all", help="first half, second half, or all")

@@ -151,6 +151,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title="lakehouse gold API", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  generate_unique_id_function=lambda route: route.name,
                   description="Gold KPIs, offices and enrollments of the identity registry, read-only.")
     problems.install(app)
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import limits
@@ -110,3 +111,18 @@ def token(config: Config, subject: str, scopes: list[str], regions: list[str], t
     a = config.api
     return auth.issue(auth.dev_key(a.dev_signing_key), a.issuer, a.audience, a.region_claim, subject, scopes,
                       regions, ttl_seconds)
+
+
+def openapi_document(config: Config) -> dict[str, Any]:
+    """The app's OpenAPI document under `config`'s limits, built without a database or a key."""
+    from lakehouse.api.app import create_app
+
+    def no_keys(kid: str | None) -> Any:
+        raise auth.Unauthorized("no keys")
+
+    a = config.api
+    app = create_app(ApiSettings(conninfo="", password=None, schema=config.export.schema,
+                                 verifier=auth.Verifier(no_keys, a.issuer, a.audience, a.region_claim),
+                                 page_token_key=b"\0" * 32, default_page_size=min(a.default_page_size, a.max_page_size),
+                                 max_page_size=a.max_page_size, max_date_range_days=a.max_date_range_days))
+    return app.openapi()

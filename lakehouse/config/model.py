@@ -203,6 +203,8 @@ class ApiConfig:
             notation of the `limits` library: "50/second", "1000/minute".
         max_query_bytes: the longest query string taken (414 beyond); max_body_bytes the largest
             request body (413 beyond: the API reads none).
+        gateway_rate_limit, gateway_burst_limit: the API Gateway stage's throttling (requests per
+            second across all callers, and the burst), in `conf/api/stage.json`.
         cache_max_age_seconds: `Cache-Control: private, max-age=...` of every answer; the `ETag`
             follows the exported Delta versions, so a revalidation is a 304 until an export lands.
     """
@@ -226,6 +228,8 @@ class ApiConfig:
     rate_limit: str = "100/second"
     cache_max_age_seconds: int = field(default=60, metadata={"minimum": 0})
     pool_max_size: int = field(default=4, metadata={"minimum": 1})
+    gateway_rate_limit: int = field(default=500, metadata={"minimum": 1})
+    gateway_burst_limit: int = field(default=1000, metadata={"minimum": 1})
 
 
 @dataclass(frozen=True)

@@ -40,17 +40,20 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def modules(entry: str = HANDLER.rsplit(".", 1)[0]) -> dict[str, Path]:
-    """Every `lakehouse` module `entry` imports, transitively, with the packages that hold them.
+def modules(entry: str = HANDLER.rsplit(".", 1)[0], provided: tuple[str, ...] = RUNTIME_PROVIDED,
+            skip: tuple[str, ...] = (), what: str = "the trigger") -> dict[str, Path]:
+    """Every `lakehouse` module `entry` imports, transitively, with the packages that hold them;
+    modules under a `skip` prefix are left out (with what they import).
 
     Raises:
-        ConfigError: A module imports a third-party package the Lambda runtime does not provide.
+        ConfigError: A module imports a third-party package neither the Lambda runtime nor the zip
+            (`provided`) provides.
     """
     found: dict[str, Path] = {}
     todo = [entry]
     while todo:
         name = todo.pop()
-        if name in found:
+        if name in found or name.startswith(skip):
             continue
         path = _source(name)
         if path is None:
@@ -62,9 +65,9 @@ def modules(entry: str = HANDLER.rsplit(".", 1)[0]) -> dict[str, Path]:
             top = imported.split(".")[0]
             if top == "lakehouse":
                 todo.append(imported)
-            elif top not in sys.stdlib_module_names and top not in RUNTIME_PROVIDED and top != "__future__":
+            elif top not in sys.stdlib_module_names and top not in provided and top != "__future__":
                 raise ConfigError(f"{path.relative_to(PACKAGE_DIR.parent)} imports {imported}, which the "
-                                  f"Lambda runtime does not provide: the trigger must not need it")
+                                  f"Lambda runtime does not provide: {what} must not need it")
     return found
 
 

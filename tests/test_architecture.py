@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lakehouse"
 # Transformations and their helpers: pure functions of DataFrames and Columns.
 TRANSFORMS = ("lakehouse.contract", "lakehouse.personal", "lakehouse.functions", "lakehouse.quality",
               "lakehouse.bronze", "lakehouse.silver", "lakehouse.gold")
-APP = ("lakehouse.app", "lakehouse.cli", "lakehouse.cli_cloud", "lakehouse.deployment", "lakehouse.protection")
+APP = ("lakehouse.app", "lakehouse.cli", "lakehouse.cli_cloud", "lakehouse.cli_api", "lakehouse.deployment",
+       "lakehouse.protection", "lakehouse.api.service")
 # What each room must not import (a module prefix matches the package and everything in it).
 FORBIDDEN_IMPORTS = {
     TRANSFORMS: ("lakehouse.storage", "lakehouse.sources", "lakehouse.publish", "lakehouse.pipeline",
@@ -186,5 +187,19 @@ def test_the_trigger_imports_only_what_its_zip_holds() -> None:
     found = [f"{_where(m, line)} imports {name}" for m in MODULES if _within(m.name, ("lakehouse.trigger",))
              for name, line in m.imports()
              if (name.startswith("lakehouse.") and not _within(name, allowed) and name != "lakehouse.sources")
+             or _within(name, ("pyspark", "delta", "pandas", "pyarrow", "numpy"))]
+    assert not found, "\n".join(found)
+
+
+def test_the_api_imports_only_what_its_zip_holds() -> None:
+    # the API's Lambda zip (lakehouse/api/package.py) carries these and no Spark; only its app layer
+    # (lakehouse.api.service) may start the local PostgreSQL
+    allowed = ("lakehouse.api", "lakehouse.config", "lakehouse.errors", "lakehouse.security.secret_refs",
+               "lakehouse.sources.postgres", "lakehouse.trigger.package")
+    found = [f"{_where(m, line)} imports {name}" for m in MODULES if _within(m.name, ("lakehouse.api",))
+             for name, line in m.imports()
+             if (name.startswith("lakehouse.") and not _within(name, allowed)
+                 and name not in ("lakehouse.security", "lakehouse.sources", "lakehouse.trigger")
+                 and not (m.name == "lakehouse.api.service" and _within(name, ("lakehouse.local.postgres",))))
              or _within(name, ("pyspark", "delta", "pandas", "pyarrow", "numpy"))]
     assert not found, "\n".join(found)

@@ -33,8 +33,8 @@ from lakehouse.api.gold import (
     OFFICE_DAILY,
     OFFICES,
     VALIDATION_TIMES_DAILY,
+    Conditions,
     Gold,
-    Query as GoldQuery,
     Resource,
 )
 from lakehouse.api.pages import PageTokens, fingerprint
@@ -144,11 +144,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await pool.open(wait=False)
+        await gold.open()
         try:
             yield
         finally:
-            await pool.close()
+            await gold.close()
 
     app = FastAPI(title="lakehouse gold API", version=VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
                   generate_unique_id_function=lambda route: route.name,
@@ -192,7 +192,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             raise BadRequest(f"the date range is longer than {settings.max_date_range_days} days")
 
     async def serve_page(request: Request, caller: Caller, r: Resource, page_model: type[models.Page],
-                         q: GoldQuery, page_size: int, page_token: str | None) -> Response:
+                         q: Conditions, page_size: int, page_token: str | None) -> Response:
         if (cached := await not_modified(request, caller, [r.full_name])) is not None:
             return cached
         query = fingerprint(r.table, dict(q.filters), q.date_from, q.date_to, q.as_of, caller.region_scope)
@@ -201,10 +201,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         more = len(rows) > page_size
         rows = rows[:page_size]
         token = pages.issue(query, [rows[-1][c] for c in r.key]) if more else None
-        item = page_model.model_fields["items"].annotation.__args__[0]  # type: ignore[union-attr]
-        page = page_model(items=[item(**row) for row in rows], next_page_token=token)
+        page = page_model.model_validate({"items": rows, "next_page_token": token})
         return answer(page, _etag(versions, [r.full_name], request, caller))
 
+    KpiCaller = Annotated[Caller, Depends(scoped("kpi:read"))]
+    EnrollmentCaller = Annotated[Caller, Depends(scoped("enrollment:read"))]
+    FreshnessCaller = Annotated[Caller, Depends(scoped("freshness:read"))]
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size, description="rows per page")]
     PageToken = Annotated[str | None, Query(max_length=512, description="next_page_token of the previous page")]
     Text = Annotated[str | None, Query(max_length=TEXT_MAX, pattern=TEXT)]
@@ -221,51 +223,49 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/v1/kpis/enrollments-daily", **route("kpi:read", models.EnrollmentsDailyPage),
              summary="Enrollments started, completed and cancelled per day, region and channel")
-    async def enrollments_daily(request: Request, date_from: From, date_to: To, region: Text = None,
+    async def enrollments_daily(request: Request, caller: KpiCaller, date_from: From, date_to: To,
+                                region: Text = None,
                                 channel: Text = None, page_size: PageSize = settings.default_page_size,
-                                page_token: PageToken = None,
-                                caller: Caller = Depends(scoped("kpi:read"))) -> Response:
+                                page_token: PageToken = None) -> Response:
         date_range(date_from, date_to)
-        q = GoldQuery(filters(region=region, channel=channel), date_from, date_to, caller.regions)
+        q = Conditions(filters(region=region, channel=channel), date_from, date_to, caller.regions)
         return await serve_page(request, caller, ENROLLMENTS_DAILY, models.EnrollmentsDailyPage, q, page_size,
                                 page_token)
 
     @app.get("/v1/kpis/validation-times-daily", **route("kpi:read", models.ValidationTimesDailyPage),
              summary="Biometric validations and their times per day, region and modality")
-    async def validation_times_daily(request: Request, date_from: From, date_to: To, region: Text = None,
+    async def validation_times_daily(request: Request, caller: KpiCaller, date_from: From, date_to: To,
+                                     region: Text = None,
                                      modality: Text = None, page_size: PageSize = settings.default_page_size,
-                                     page_token: PageToken = None,
-                                     caller: Caller = Depends(scoped("kpi:read"))) -> Response:
+                                     page_token: PageToken = None) -> Response:
         date_range(date_from, date_to)
-        q = GoldQuery(filters(region=region, modality=modality), date_from, date_to, caller.regions)
+        q = Conditions(filters(region=region, modality=modality), date_from, date_to, caller.regions)
         return await serve_page(request, caller, VALIDATION_TIMES_DAILY, models.ValidationTimesDailyPage, q,
                                 page_size, page_token)
 
     @app.get("/v1/kpis/offices-daily", **route("kpi:read", models.OfficeDailyPage),
              summary="Office operations per day: appointments, staffed hours, completed enrollments")
-    async def offices_daily(request: Request, date_from: From, date_to: To, region: Text = None,
+    async def offices_daily(request: Request, caller: KpiCaller, date_from: From, date_to: To,
+                            region: Text = None,
                             office_id: Text = None, page_size: PageSize = settings.default_page_size,
-                            page_token: PageToken = None,
-                            caller: Caller = Depends(scoped("kpi:read"))) -> Response:
+                            page_token: PageToken = None) -> Response:
         date_range(date_from, date_to)
-        q = GoldQuery(filters(region=region, office_id=office_id), date_from, date_to, caller.regions)
+        q = Conditions(filters(region=region, office_id=office_id), date_from, date_to, caller.regions)
         return await serve_page(request, caller, OFFICE_DAILY, models.OfficeDailyPage, q, page_size, page_token)
 
     AsOf = Annotated[dt.datetime | None, Query(description="the version valid at this time (UTC); default: current")]
 
     @app.get("/v1/offices", **route("kpi:read", models.OfficePage), summary="Offices, current or as of a time")
-    async def offices(request: Request, region: Text = None, as_of: AsOf = None,
-                      page_size: PageSize = settings.default_page_size, page_token: PageToken = None,
-                      caller: Caller = Depends(scoped("kpi:read"))) -> Response:
-        q = GoldQuery(filters(region=region), regions=caller.regions, as_of=_utc(as_of))
+    async def offices(request: Request, caller: KpiCaller, region: Text = None, as_of: AsOf = None,
+                      page_size: PageSize = settings.default_page_size, page_token: PageToken = None) -> Response:
+        q = Conditions(filters(region=region), regions=caller.regions, as_of=_utc(as_of))
         return await serve_page(request, caller, OFFICES, models.OfficePage, q, page_size, page_token)
 
     @app.get("/v1/offices/{office_id}", **route("kpi:read", models.Office, 404), summary="One office")
-    async def office(request: Request, office_id: Id, as_of: AsOf = None,
-                     caller: Caller = Depends(scoped("kpi:read"))) -> Response:
+    async def office(request: Request, caller: KpiCaller, office_id: Id, as_of: AsOf = None) -> Response:
         if (cached := await not_modified(request, caller, [OFFICES.full_name])) is not None:
             return cached
-        row, versions = await gold.office(office_id, GoldQuery({}, regions=caller.regions, as_of=_utc(as_of)))
+        row, versions = await gold.office(office_id, Conditions({}, regions=caller.regions, as_of=_utc(as_of)))
         if row is None:
             raise NotFound("no such office")
         return answer(models.Office(**row), _etag(versions, [OFFICES.full_name], request, caller))
@@ -274,8 +274,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/v1/enrollments/{enrollment_id}", **route("enrollment:read", models.Enrollment, 404),
              summary="One enrollment's status and timings, with its biometric validations")
-    async def enrollment(request: Request, enrollment_id: Id,
-                         caller: Caller = Depends(scoped("enrollment:read"))) -> Response:
+    async def enrollment(request: Request, caller: EnrollmentCaller, enrollment_id: Id) -> Response:
         if (cached := await not_modified(request, caller, enrollment_tables)) is not None:
             return cached
         row, versions = await gold.enrollment(enrollment_id, caller.regions)
@@ -287,7 +286,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/v1/freshness", **route("freshness:read", models.Freshness),
              summary="Each exported gold table: its Delta version, commit time and export time")
-    async def freshness(request: Request, caller: Caller = Depends(scoped("freshness:read"))) -> Response:
+    async def freshness(request: Request, caller: FreshnessCaller) -> Response:
         rows = await gold.freshness()
         versions = {r["table_name"]: r["delta_version"] for r in rows}
         etag = _etag(versions, versions, request, caller)
@@ -319,6 +318,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestLimits, max_query_bytes=settings.max_query_bytes,  # type: ignore[arg-type]
                        max_body_bytes=settings.max_body_bytes)
     app.state.pool = pool
+    app.state.gold = gold
     return app
 
 

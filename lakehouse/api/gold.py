@@ -64,7 +64,7 @@ FRESHNESS_COLUMNS = ("table_name", "delta_version", "delta_committed_at", "expor
 
 
 @dataclass(frozen=True)
-class Query:
+class Conditions:
     """One page's conditions: equality filters, a date range, the caller's regions (None: all)."""
 
     filters: Mapping[str, str]
@@ -75,9 +75,26 @@ class Query:
 
 
 class Gold:
+    """The exported schema through `pool`, opened at the first use if the app's lifespan did not
+    (on Lambda, where Mangum runs no lifespan: the pool lives in the instance's event loop)."""
+
     def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
-        self.pool = pool
+        self._pool = pool
         self.schema = schema
+        self._opened = False
+
+    def connection(self) -> Any:
+        return _Opening(self)
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self._pool.open(wait=False)
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+            self._opened = False
 
     def _table(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)
@@ -87,11 +104,11 @@ class Gold:
 
     async def versions(self) -> dict[str, int]:
         """The Delta version each exported gold table holds (the bookkeeping table alone)."""
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             rows = await (await conn.execute(self._versions_sql())).fetchall()
         return {name: version for name, version in rows}
 
-    async def page(self, r: Resource, q: Query, after: Sequence[str | None] | None,
+    async def page(self, r: Resource, q: Conditions, after: Sequence[str | None] | None,
                    limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Up to `limit` rows of `r` after key `after`, in key order, and the versions read with them."""
         where, params = self._conditions(r, q)
@@ -104,13 +121,13 @@ class Gold:
             sql.SQL(", ").join(map(sql.Identifier, r.columns)), self._table(r.table),
             sql.SQL(" AND ").join(where) if where else sql.SQL("true"),
             sql.SQL(", ").join(map(sql.Identifier, r.key)), sql.Literal(limit))
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             rows = await (await cursor.execute(statement, params)).fetchall()
             versions = {n: v for n, v in await (await conn.execute(self._versions_sql())).fetchall()}
         return rows, versions
 
-    def _conditions(self, r: Resource, q: Query) -> tuple[list[sql.Composable], list[Any]]:
+    def _conditions(self, r: Resource, q: Conditions) -> tuple[list[sql.Composable], list[Any]]:
         where: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in q.filters.items():
@@ -123,17 +140,18 @@ class Gold:
             if q.as_of is None:
                 where.append(sql.SQL("is_current"))
             else:
-                where.append(sql.SQL("(valid_from IS NULL OR valid_from <= %s) AND (valid_to IS NULL OR valid_to > %s)"))
+                where.append(sql.SQL("(valid_from IS NULL OR valid_from <= %s) "
+                                     "AND (valid_to IS NULL OR valid_to > %s)"))
                 params += [q.as_of, q.as_of]
         if q.regions is not None:
             where.append(sql.SQL("region = ANY(%s)"))
             params.append(sorted(q.regions))
         return where, params
 
-    async def office(self, office_id: str, q: Query) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    async def office(self, office_id: str, q: Conditions) -> tuple[dict[str, Any] | None, dict[str, int]]:
         """One office's version (current, or as of `q.as_of`), if the caller's regions hold it."""
-        rows, versions = await self.page(OFFICES, Query({"office_id": office_id}, regions=q.regions, as_of=q.as_of),
-                                         None, 1)
+        one = Conditions({"office_id": office_id}, regions=q.regions, as_of=q.as_of)
+        rows, versions = await self.page(OFFICES, one, None, 1)
         return (rows[0] if rows else None), versions
 
     async def enrollment(self, enrollment_id: str,
@@ -146,7 +164,7 @@ class Gold:
         validations = sql.SQL("SELECT {} FROM {} WHERE enrollment_id = %s{} ORDER BY event_time, validation_id").format(
             sql.SQL(", ").join(map(sql.Identifier, VALIDATION_COLUMNS)), self._table("fct_biometric_validations"),
             region)
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             found = await (await cursor.execute(one, [enrollment_id, *extra])).fetchone()
             if found is not None:
@@ -157,10 +175,26 @@ class Gold:
     async def freshness(self) -> list[dict[str, Any]]:
         statement = sql.SQL("SELECT {} FROM {} ORDER BY table_name").format(
             sql.SQL(", ").join(map(sql.Identifier, FRESHNESS_COLUMNS)), self._table(BOOKKEEPING))
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             cursor = conn.cursor(row_factory=dict_row)
             return await (await cursor.execute(statement)).fetchall()
 
     async def ping(self) -> None:
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             await conn.execute("SELECT 1")
+
+
+class _Opening:
+    """`async with gold.connection() as conn`: the pool's connection, the pool opened first."""
+
+    def __init__(self, gold: Gold) -> None:
+        self._gold = gold
+        self._context: Any = None
+
+    async def __aenter__(self) -> Any:
+        await self._gold.open()
+        self._context = self._gold._pool.connection()
+        return await self._context.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._context.__aexit__(*exc)

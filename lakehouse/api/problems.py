@@ -41,7 +41,8 @@ def problem(status: int, detail: str | None = None, headers: dict[str, str] | No
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     if detail:
         body["detail"] = detail
-    return Response(json.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers={**NO_STORE, **(headers or {})})
+    return Response(json.dumps(body), status_code=status, media_type=MEDIA_TYPE,
+                    headers={**NO_STORE, **(headers or {})})
 
 
 def _validation_detail(err: RequestValidationError) -> str:
@@ -58,7 +59,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> Response:
-        detail = err.detail if isinstance(err.detail, str) and err.detail != HTTPStatus(err.status_code).phrase else None
+        phrase = HTTPStatus(err.status_code).phrase
+        detail = err.detail if isinstance(err.detail, str) and err.detail != phrase else None
         return problem(err.status_code, detail, dict(err.headers or {}))
 
     @app.exception_handler(RequestValidationError)

@@ -13,8 +13,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import limits
 
@@ -103,13 +103,14 @@ def reader_endpoint(config: Config) -> Iterator[Endpoint]:
 
 def token(config: Config, subject: str, scopes: list[str], regions: list[str], ttl_seconds: int) -> str:
     """A development token signed by the local key (`lakehouse api token`)."""
-    if config.api.jwks != "dev" or not config.api.dev_signing_key:
+    key = config.api.dev_signing_key
+    if config.api.jwks != "dev" or not key:
         raise ConfigError("lakehouse api token signs with the local key: api.jwks must be 'dev' (on AWS the "
                           "identity provider issues the tokens)")
     if not regions:
         raise ConfigError("name the token's regions (--region R, repeatable; --region '*' for every region)")
     a = config.api
-    return auth.issue(auth.dev_key(a.dev_signing_key), a.issuer, a.audience, a.region_claim, subject, scopes,
+    return auth.issue(auth.dev_key(key), a.issuer, a.audience, a.region_claim, subject, scopes,
                       regions, ttl_seconds)
 
 

@@ -214,8 +214,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
     To = Annotated[dt.date, Query(alias="to", description="last date (UTC), inclusive")]
     Id = Annotated[str, Path(max_length=TEXT_MAX, pattern=TEXT)]
 
+    async def known_parameters(request: Request) -> None:
+        """A query parameter the route does not declare is refused (it would be silently ignored)."""
+        route = request.scope.get("route")
+        declared = {p.alias for p in route.dependant.query_params} if route is not None else set()
+        if set(request.query_params) - declared:
+            raise BadRequest("a query parameter this route does not take")
+
     def route(scope: str, model: type[models.Model], *errors: int, **extra: Any) -> dict[str, Any]:
         return {"response_model": model, "responses": {**CACHED, **_problem_responses(*COMMON_ERRORS, *errors)},
+                "dependencies": [Depends(known_parameters)],
                 "openapi_extra": {"security": [{SECURITY_SCHEME: [scope]}], "x-lakehouse-scope": scope}, **extra}
 
     def filters(**values: str | None) -> dict[str, str]:

@@ -142,7 +142,10 @@ def api_schema(api_server: str):  # type: ignore[no-untyped-def]
     from schemathesis.config import SchemathesisConfig
 
     # A request valid by the schema may still break a rule between parameters that OpenAPI cannot
-    # state (from after to, a range over the cap): a 400 is a right answer to "positive" data too.
-    config = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
-        "expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "429"]}}})
+    # state (from after to, a range over the cap): a 400 is a right answer to "positive" data too;
+    # and an invalid one may be refused before routing for its length (413, 414).
+    config = SchemathesisConfig.from_dict({"checks": {
+        "positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "400", "401", "403", "404", "414", "429"]},
+        "negative_data_rejection": {"expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413",
+                                                          "414", "415", "422", "428", "429", "5xx"]}}})
     return schemathesis.openapi.from_url(f"{api_server}/openapi.json", config=config)

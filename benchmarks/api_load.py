@@ -91,20 +91,20 @@ CREATE TABLE gold._lakehouse_export (table_name text PRIMARY KEY, delta_version 
 def populate(conn: Any, days: int, enrollments: int) -> None:
     regions = "ARRAY[" + ", ".join(f"'{r}'" for r in REGIONS) + "]"
     conn.execute(SCHEMA)
-    conn.execute(f"""INSERT INTO gold.kpi_enrollments_daily SELECT %s::date + d, r, c, 100 + d % 50, 80, 5, 0.8
+    conn.execute(f"""INSERT INTO gold.kpi_enrollments_daily SELECT %s::date + d, r, c, 100 + d %% 50, 80, 5, 0.8
         FROM generate_series(0, %s - 1) d, unnest({regions}) r, unnest(ARRAY['web','mobile','office']) c""",
                  (START, days))
     conn.execute(f"""INSERT INTO gold.kpi_validation_times_daily SELECT %s::date + d, r, m, 300, 250, 40, 10, 0.83,
-        900 + d % 100, 2400, 1100 FROM generate_series(0, %s - 1) d, unnest({regions}) r,
+        900 + d %% 100, 2400, 1100 FROM generate_series(0, %s - 1) d, unnest({regions}) r,
         unnest(ARRAY['face','fingerprint','iris']) m""", (START, days))
     conn.execute(f"""INSERT INTO gold.dim_office SELECT 'k' || o, 'OF' || lpad(o::text, 3, '0'), 'Office ' || o,
-        ({regions})[1 + o % 8], 'D' || o % 20, '2025-01-01', NULL, true FROM generate_series(1, 200) o""")
+        ({regions})[1 + o %% 8], 'D' || o %% 20, '2025-01-01', NULL, true FROM generate_series(1, 200) o""", ())
     conn.execute("""INSERT INTO gold.kpi_office_daily SELECT %s::date + d, o.office_id, o.region, 40, 35, 0.875, 8,
         30, 3.75 FROM generate_series(0, %s - 1) d, gold.dim_office o""", (START, days))
     conn.execute(f"""INSERT INTO gold.fct_enrollments SELECT 'E' || lpad(e::text, 9, '0'),
-        'OF' || lpad((1 + e % 200)::text, 3, '0'), ({regions})[1 + (1 + e % 200) % 8],
-        (ARRAY['web','mobile','office'])[1 + e % 3], %s::timestamptz + (e % %s) * interval '1 day',
-        %s::timestamptz + (e % %s) * interval '1 day' + interval '20 minutes', NULL, 'completed', 20
+        'OF' || lpad((1 + e %% 200)::text, 3, '0'), ({regions})[1 + (1 + e %% 200) %% 8],
+        (ARRAY['web','mobile','office'])[1 + e %% 3], %s::timestamptz + (e %% %s) * interval '1 day',
+        %s::timestamptz + (e %% %s) * interval '1 day' + interval '20 minutes', NULL, 'completed', 20
         FROM generate_series(1, %s) e""", (START, days, START, days, enrollments))
     conn.execute("""INSERT INTO gold.fct_biometric_validations SELECT e.enrollment_id || '-' || v, e.enrollment_id,
         e.office_id, e.region, e.channel, e.started_at + v * interval '5 minutes', e.started_at::date,

@@ -9,7 +9,9 @@ gateway might have added (an `X-Forwarded-For`, a claims header).
 
 What a token grants: its scopes (`scope`, space-separated, or `scp`, a list: the two forms API
 Gateway reads) and its regions (the configured region claim: a region, a list of them, or "*" for
-every region). `lakehouse api token` issues development tokens signed by the local key
+every region). A verified token is remembered (by its text, up to 10,000, until it expires), so its signature
+is checked once per process, not once per request: a key removed from the JWKS stops new tokens
+at once, not the ones already verified. `lakehouse api token` issues development tokens signed by the local key
 (`dev_signing_key`, an EC P-256 key made on first use, mode 0600); on AWS the identity provider
 issues them and `jwks` is its JWKS URL.
 """
@@ -19,6 +21,7 @@ import json
 import os
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,17 +112,34 @@ def remote_keys(url: str) -> KeyLookup:
 class Verifier:
     """Checks bearer tokens (see the module docstring) and says what they grant."""
 
-    def __init__(self, keys: KeyLookup, issuer: str, audience: str, region_claim: str) -> None:
+    def __init__(self, keys: KeyLookup, issuer: str, audience: str, region_claim: str,
+                 cache_size: int = 10_000) -> None:
         self._keys = keys
         self.issuer = issuer
         self.audience = audience
         self.region_claim = region_claim
+        # token -> (caller, expiry): a token verified once is not verified again until it expires
+        # (a signature check costs more than the rest of a cached answer); bounded, oldest out first
+        self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+        self._cache_size = cache_size
 
     def verify(self, authorization: str | None) -> Caller:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer token is required")
         token = token.strip()
+        if (hit := self._verified.get(token)) is not None:
+            caller, expires = hit
+            if time.time() < expires + LEEWAY_SECONDS:
+                return caller
+            del self._verified[token]
+        caller, expires = self._check(token)
+        self._verified[token] = (caller, expires)
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return caller
+
+    def _check(self, token: str) -> tuple[Caller, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -138,7 +158,8 @@ class Verifier:
             raise Unauthorized("the token has expired") from None
         except jwt.PyJWTError:
             raise Unauthorized("the token is not valid for this API") from None
-        return Caller(str(claims["sub"]), _scopes(claims), _regions(claims.get(self.region_claim)))
+        caller = Caller(str(claims["sub"]), _scopes(claims), _regions(claims.get(self.region_claim)))
+        return caller, float(claims["exp"])
 
 
 def _scopes(claims: dict[str, Any]) -> frozenset[str]:

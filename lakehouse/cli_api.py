@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -16,6 +17,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from lakehouse.api import service
     from lakehouse.api.app import create_app
 
+    # uvicorn re-raises a SIGTERM once it has shut down; as KeyboardInterrupt it unwinds through the
+    # `with` below, so the embedded PostgreSQL this command started is stopped too
+    signal.signal(signal.SIGTERM, _interrupt)
     host = args.host or config.api.host
     port = args.port or config.api.port
     with service.reader_endpoint(config) as endpoint:
@@ -28,6 +32,10 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
               f"(as role {config.api.user}; /openapi.json; Ctrl-C stops)", flush=True)
         server.run()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_api(config: Config, args: argparse.Namespace) -> int:

@@ -26,8 +26,10 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         app = create_app(service.settings(config, endpoint))
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=True,
                                                server_header=False))
-        if args.timeout:
-            threading.Timer(args.timeout, lambda: setattr(server, "should_exit", True)).start()
+        if args.timeout:  # a daemon: an interrupted server does not wait for it
+            timer = threading.Timer(args.timeout, lambda: setattr(server, "should_exit", True))
+            timer.daemon = True
+            timer.start()
         print(f"serving gold from PostgreSQL schema {config.export.schema} at http://{host}:{port}/v1 "
               f"(as role {config.api.user}; /openapi.json; Ctrl-C stops)", flush=True)
         server.run()

@@ -38,18 +38,17 @@ class Resource:
     filters: tuple[str, ...] = ()
     date_column: str | None = "date"
     columns: tuple[str, ...] = field(init=False)
+    casts: dict[str, str] = field(init=False)  # key column -> the PostgreSQL type a token's value is cast to
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.model.model_fields))
+        hints = typing.get_type_hints(self.model)
+        kinds = {c: (typing.get_args(hints[c]) or (hints[c],))[0] for c in self.key}
+        object.__setattr__(self, "casts", {c: _CASTS[kind] for c, kind in kinds.items()})
 
     @property
     def full_name(self) -> str:
         return f"gold.{self.table}"
-
-    def key_cast(self, column: str) -> str:
-        hints = typing.get_type_hints(self.model)
-        kind = typing.get_args(hints[column])[0] if typing.get_args(hints[column]) else hints[column]
-        return _CASTS[kind]
 
 
 ENROLLMENTS_DAILY = Resource("kpi_enrollments_daily", models.EnrollmentsDaily, ("date", "region", "channel"),
@@ -113,7 +112,7 @@ class Gold:
         """Up to `limit` rows of `r` after key `after`, in key order, and the versions read with them."""
         where, params = self._conditions(r, q)
         if after is not None:
-            casts = [sql.SQL("CAST({} AS {})").format(sql.Placeholder(), sql.SQL(r.key_cast(c))) for c in r.key]
+            casts = [sql.SQL("CAST({} AS {})").format(sql.Placeholder(), sql.SQL(r.casts[c])) for c in r.key]
             where.append(sql.SQL("({}) > ({})").format(sql.SQL(", ").join(map(sql.Identifier, r.key)),
                                                        sql.SQL(", ").join(casts)))
             params += list(after)

@@ -2,6 +2,7 @@
 trace, a secret or the value a caller sent."""
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -36,8 +37,6 @@ class TooManyRequests(Exception):  # noqa: N818
 
 
 def problem(status: int, detail: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    import json
-
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
     if detail:
         body["detail"] = detail

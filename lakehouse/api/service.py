@@ -94,11 +94,12 @@ def reader_endpoint(config: Config) -> Iterator[Endpoint]:
     with embedded_endpoint(e.embedded_dir, e.database, e.user, secret(e.password),
                            secret(e.embedded_admin_password), "export") as owner:
         admin = Endpoint(owner.host, owner.port, e.database, "postgres", secret(e.embedded_admin_password))
+        reader_password = _password(config)
         with connect(admin, "the export database's superuser") as conn:
             conn.autocommit = True
-            roles.ensure_reader(conn, e.database, e.schema, e.user, config.api.user, _password(config),
+            roles.ensure_reader(conn, e.database, e.schema, e.user, config.api.user, reader_password,
                                 config.api.statement_timeout_ms)
-        yield Endpoint(owner.host, owner.port, e.database, config.api.user, _password(config))
+        yield Endpoint(owner.host, owner.port, e.database, config.api.user, reader_password)
 
 
 def token(config: Config, subject: str, scopes: list[str], regions: list[str], ttl_seconds: int) -> str:

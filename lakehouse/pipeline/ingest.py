@@ -91,8 +91,7 @@ def _accepted(spark: SparkSession, root: str, new: list[landing.LandedFile], bat
     """The new files the landing contract accepts; the others are moved to rejected/ and recorded."""
     taken: list[tuple[landing.LandedFile, Verdict]] = []
     refused: list[tuple[landing.LandedFile, Verdict]] = []
-    for landed in new:
-        verdict = landing.judge(spark, landed)
+    for landed, verdict in zip(new, landing.judge_all(spark, new), strict=True):
         (taken if verdict.ok else refused).append((landed, verdict))
     _record_rejections(spark, root, refused, batch_id, progress)
     return [landed for landed, _ in taken]
@@ -114,7 +113,8 @@ def _record_rejections(spark: SparkSession, root: str, refused: list[tuple[landi
 def reject_strays(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> None:
     """Files in landing/ that no source takes by folder or name: rejected, never skipped silently."""
     strays = landing.unmatched(landing.list_everything(spark, root))
-    _record_rejections(spark, root, [(f, landing.judge(spark, f)) for f in strays], batch_id, progress)
+    judged = list(zip(strays, landing.judge_all(spark, strays), strict=True))
+    _record_rejections(spark, root, judged, batch_id, progress)
 
 
 def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, progress: Progress) -> StepResult:

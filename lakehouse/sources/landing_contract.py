@@ -249,6 +249,12 @@ def check(relative_key: str, size: int, head: bytes) -> Verdict:
 
     Example: ``check("events/a.jsonl.gz", 120, b"{...")`` -> not ok, rule ``not_compressed_as_named``.
     """
+    return by_name(relative_key, size) or _by_content(relative_key, size, head)
+
+
+def by_name(relative_key: str, size: int) -> Verdict | None:
+    """The verdict when the key and size alone decide it (a refused folder, name or size, or a
+    document, whose bytes have no format); None when it takes the file's first bytes (`check`)."""
     folder, _, rest = relative_key.strip("/").partition("/")
     kind = KINDS.get(folder)
     if kind is None or not rest:
@@ -265,14 +271,23 @@ def check(relative_key: str, size: int, head: bytes) -> Verdict:
     if size > kind.max_bytes:
         return _reject(folder, TOO_LARGE, f"{size:,} bytes, over the {kind.max_bytes:,} of {folder}/ "
                                           f"({kind.why_max})")
+    return Verdict(True, folder, codec=codec) if kind.opaque else None
+
+
+def _by_content(relative_key: str, size: int, head: bytes) -> Verdict:
+    """The verdict on a text file whose key and size pass (`by_name`), from its first bytes."""
+    folder, _, rest = relative_key.strip("/").partition("/")
+    name, codec = _split_codec(KINDS[folder], posixpath.basename(rest))
     whole = len(head) >= size
-    content: _Content | None = _Content(head, whole)
+    content = _Content(head, whole)
     if codec is not None:
         inflated = CODECS[codec](head, whole)
         if isinstance(inflated, str):
             return _reject(folder, NOT_COMPRESSED_AS_NAMED, inflated)
+        if inflated is None:  # a codec inflated only by Spark: its name and magic are all that is checked
+            return Verdict(True, folder, codec=codec)
         content = inflated
-    bad = None if kind.opaque or content is None else _format(name, content)
+    bad = _format(name, content)
     if bad is not None:
         return Verdict(False, folder, rule=bad.rule, reason=bad.reason)
     return Verdict(True, folder, codec=codec)

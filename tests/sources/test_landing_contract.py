@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from lakehouse.bronze.office_reports import REPORT_COLUMNS
 from lakehouse.config import DatagenConfig
 from lakehouse.datagen import generate
-from lakehouse.sources import landing_contract
+from lakehouse.sources import landing, landing_contract
 from lakehouse.sources.landing_contract import HEAD_BYTES, check
 
 EVENT = b'{"event_id": "e1", "event_type": "enrollment_started"}\n'
@@ -43,7 +43,7 @@ def test_the_header_is_the_bronze_parsers():
     assert landing_contract.REPORT_COLUMNS == REPORT_COLUMNS
 
 
-@pytest.mark.parametrize("key, content", [
+TAKEN = [
     ("events/2026-10-01/part-1.jsonl", EVENT),
     ("events/a.json", EVENT * 3),
     ("device_logs/d.jsonl", b'{"device_id": "D1"}\r\n'),
@@ -58,7 +58,10 @@ def test_the_header_is_the_bronze_parsers():
     ("office_reports/r.xlsx", workbook(REPORT_COLUMNS)),
     ("documents/scans/a b.pdf", b"%PDF-1.7 ..."),
     ("documents/x.json", b"not json, and no matter: a document's bytes are kept as they are"),
-])
+]
+
+
+@pytest.mark.parametrize("key, content", TAKEN)
 def test_files_the_sources_take(key, content):
     verdict = judge(key, content)
     assert verdict.ok, verdict.reason
@@ -103,7 +106,7 @@ def test_a_large_file_is_judged_by_its_head():
     assert judge("device_logs/long.jsonl", b"x" + long_line).rule == "not_json_lines"
 
 
-@pytest.mark.parametrize("key, content, rule", [
+REFUSED = [
     ("landing.jsonl", EVENT, "unknown_folder"),
     ("invoices/a.jsonl", EVENT, "unknown_folder"),
     ("events", EVENT, "unknown_folder"),
@@ -136,7 +139,10 @@ def test_a_large_file_is_judged_by_its_head():
     ("office_reports/r.csv.bz2", bz2.compress(b"a;b;c\n"), "csv_header"),
     ("office_reports/r.xlsx", REPORT, "not_xlsx"),
     ("office_reports/r.xlsx", b"PK\x03\x04" + b"\x00" * 40, "not_xlsx"),
-])
+]
+
+
+@pytest.mark.parametrize("key, content, rule", REFUSED)
 def test_files_the_sources_refuse(key, content, rule):
     verdict = judge(key, content)
     assert not verdict.ok
@@ -200,3 +206,26 @@ def test_every_codec_taken_is_one_spark_reads(spark: SparkSession, tmp_path: Pat
         verdict = judge(f"events/{path.name}", content)
         assert verdict.ok and verdict.codec == path.suffix, (path.name, verdict.reason)
         assert [r.value for r in spark.read.text(str(path)).collect()] == lines, path.name
+
+
+def test_ingest_judges_landed_files_as_the_contract_does(spark: SparkSession, tmp_path: Path):
+    """`landing.judge_all` (heads cut in one Spark job, or read on the driver for a few files) gives
+    every file the verdict `check` gives the bytes Python reads from disk, in the files' order."""
+    cases = [(key, content) for key, content in TAKEN] + [(key, content) for key, content, _ in REFUSED]
+    cases.append(("events/big.jsonl", EVENT * 20_000))  # over the head: only its first bytes are judged
+    cases.append(("events/big-bad.jsonl", b"x" * (3 * HEAD_BYTES)))
+    landed = []
+    for n, (key, content) in enumerate(cases):
+        folder, _, rest = key.partition("/")
+        if not rest:
+            continue  # a file at the top of landing/ has no folder to number it in
+        path = tmp_path / "landing" / folder / f"c{n:02d}" / rest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        landed.append(landing.LandedFile(f"file:{path}", len(content), datetime.now()))
+    expected = [check(f.key, f.size, Path(f.path.removeprefix("file:")).read_bytes()[:HEAD_BYTES]) for f in landed]
+    assert sum(landing_contract.by_name(f.key, f.size) is None for f in landed) > 20  # the Spark job's way
+    assert landing.judge_all(spark, landed) == expected
+    few = landed[:5]  # fewer files than make a Spark job worth it: read on the driver
+    assert landing.judge_all(spark, few) == expected[:5]
+    assert [v.ok for v in expected].count(False) >= len(REFUSED) - 3  # the refused stay refused

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -84,7 +85,9 @@ class BatchHandler:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark, flow, root = self.spark, self.flow, self.settings.root
-        validated = flow.validate(batch, self.settings).persist()
+        # On disk, not in memory: a full build's batch is all of bronze, and a cached partition
+        # unrolled in memory before it spills ran a 4 GiB driver out of heap at 10M events.
+        validated = flow.validate(batch, self.settings).persist(StorageLevel.DISK_ONLY)
         try:
             rules = flow.rules(self.settings, self.known_offices() if flow.uses_offices else [])
             summary = batch_summary(validated, rules).collect()[0]

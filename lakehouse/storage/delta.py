@@ -16,6 +16,7 @@ from functools import reduce
 from typing import Any
 
 from delta.tables import DeltaTable
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -176,8 +177,8 @@ def insert_new(spark: SparkSession, df: DataFrame, root: str, name: str,
     ensure(spark, root, name)
     source = conform(df, name)
     condition: Column = F.expr(key_condition(keys))
-    if within:
-        source = source.cache()
+    if within:  # read once for its values, once by the MERGE; on disk, as a batch may be all of bronze
+        source = source.persist(StorageLevel.DISK_ONLY)
     try:
         for column in within:
             values = [r[0] for r in source.select(column).distinct().collect()]

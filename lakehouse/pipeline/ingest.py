@@ -31,6 +31,9 @@ from lakehouse.storage import delta
 
 JSON_SOURCES = {"events": "bronze.enrollment_events", "device_logs": "bronze.device_logs"}
 
+# a listing of landing/ made once for an ingest run (`landing.list_everything`), or None: list anew
+Landed = list[landing.LandedFile] | None
+
 
 def _known_files(spark: SparkSession, root: str, table: str, listed: list[landing.LandedFile]) -> set[str]:
     """The keys of the landing files `table` holds rows of, without reading all of bronze.
@@ -110,17 +113,19 @@ def _record_rejections(spark: SparkSession, root: str, refused: list[tuple[landi
     delta.append(spark.createDataFrame(rows, contract.schema("ops.rejected_files")), root, "ops.rejected_files")
 
 
-def reject_strays(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> None:
+def reject_strays(spark: SparkSession, root: str, batch_id: str, progress: Progress,
+                  landed: Landed = None) -> None:
     """Files in landing/ that no source takes by folder or name: rejected, never skipped silently."""
-    strays = landing.unmatched(landing.list_everything(spark, root))
+    strays = landing.unmatched(landing.list_everything(spark, root) if landed is None else landed)
     judged = list(zip(strays, landing.judge_all(spark, strays), strict=True))
     _record_rejections(spark, root, judged, batch_id, progress)
 
 
-def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, progress: Progress) -> StepResult:
+def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, progress: Progress,
+                      landed: Landed = None) -> StepResult:
     """New JSON-lines files of landing/<kind> into their bronze table."""
     table = JSON_SOURCES[kind]
-    listed = landing.list_files(spark, root, kind)
+    listed = landing.list_files(spark, root, kind, landed)
     known = _known_files(spark, root, table, listed)
     new = _accepted(spark, root, [f for f in listed if f.key not in known], batch_id, progress)
     if not new:
@@ -134,10 +139,11 @@ def ingest_json_files(spark: SparkSession, root: str, kind: str, batch_id: str, 
     return result
 
 
-def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
+def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progress: Progress,
+                          landed: Landed = None) -> StepResult:
     """New office report files (CSV, Excel), parsed on the driver, into bronze."""
     table = "bronze.office_reports"
-    listed = landing.list_files(spark, root, "office_reports")
+    listed = landing.list_files(spark, root, "office_reports", landed)
     known = _known_files(spark, root, table, listed)
     new = _accepted(spark, root, [f for f in listed if f.key not in known], batch_id, progress)
     if not new:
@@ -153,7 +159,8 @@ def ingest_office_reports(spark: SparkSession, root: str, batch_id: str, progres
     return result
 
 
-def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Progress) -> StepResult:
+def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Progress,
+                     landed: Landed = None) -> StepResult:
     """The inventory of new or changed document files into bronze.
 
     A document is its key, size and SHA-256. Its modification time only spares reading it again:
@@ -167,7 +174,7 @@ def ingest_documents(spark: SparkSession, root: str, batch_id: str, progress: Pr
     looked_at |= {(r["path"], r["size"], r["modified_at"]) for r in
                   delta.read(spark, root, "ops.ingested_files").where(F.col("target") == table)
                   .select("path", "size", "modified_at").collect()}
-    candidates = _accepted(spark, root, [f for f in landing.list_files(spark, root, "documents")
+    candidates = _accepted(spark, root, [f for f in landing.list_files(spark, root, "documents", landed)
                                          if (f.key, f.size, f.modified_at) not in looked_at], batch_id, progress)
     if not candidates:
         progress(f"{table}: no new or changed documents")
@@ -215,12 +222,15 @@ def ingest(spark: SparkSession, root: str, endpoint: Endpoint | None, batch_id: 
     """Everything new in the landing folder and the registry, into bronze, under `batch_id`."""
     landing.check_landing(spark, root)
     rejections = delta.version(spark, root, "ops.rejected_files")
-    reject_strays(spark, root, batch_id, progress)
+    # one listing for the whole run: what a source sees is its folder's share of it (a file landing
+    # meanwhile waits for the next run), and the strays rejected first are no source's files
+    landed = landing.list_everything(spark, root)
+    reject_strays(spark, root, batch_id, progress, landed)
     result = StepResult()
     for kind in JSON_SOURCES:
-        result.add(ingest_json_files(spark, root, kind, batch_id, progress))
-    result.add(ingest_office_reports(spark, root, batch_id, progress))
-    result.add(ingest_documents(spark, root, batch_id, progress))
+        result.add(ingest_json_files(spark, root, kind, batch_id, progress, landed))
+    result.add(ingest_office_reports(spark, root, batch_id, progress, landed))
+    result.add(ingest_documents(spark, root, batch_id, progress, landed))
     if endpoint is not None:
         result.add(ingest_registry(spark, root, endpoint, batch_id, progress))
     if delta.version(spark, root, "ops.rejected_files") != rejections:  # files were rejected: a change

@@ -89,9 +89,11 @@ def check_landing(spark: SparkSession, root: str) -> None:
         raise SourceError(f"landing folder not found: {where} (run `lakehouse generate` or copy files there)")
 
 
-def list_files(spark: SparkSession, root: str, kind: str) -> list[LandedFile]:
-    """Every file under landing/<kind> the kind takes by name (Hadoop's listing, no Spark job), by path."""
-    return [f for f in list_everything(spark, root) if _taken(f) and f.key.partition("/")[0] == kind]
+def list_files(spark: SparkSession, root: str, kind: str, landed: list[LandedFile] | None = None) -> list[LandedFile]:
+    """Every file under landing/<kind> the kind takes by name (Hadoop's listing, no Spark job), by
+    path; from `landed` (a `list_everything` of this run) instead of a new listing when given."""
+    listing = list_everything(spark, root) if landed is None else landed
+    return [f for f in listing if _taken(f) and f.key.partition("/")[0] == kind]
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:

@@ -14,6 +14,10 @@ ratio of the p50 to the trigger. Run it at 1M and at 10M history: the cost of fr
 follow the new data, not the history (the issue's target: 10M within 1.5x of 1M).
 
     .venv/bin/python benchmarks/stream_freshness.py [--events 1000000] [--rate 1000] [--seconds 180] [--trigger 10]
+    .venv/bin/python benchmarks/stream_freshness.py --lake /tmp/bench/bench-scale-XXXX/lake-10000000
+
+`--lake` takes a lake already built (a `batch_scale.py --keep` leaves its lakes built through gold,
+the 10M one after an hour of generating and building) as the history instead of generating one.
 """
 from __future__ import annotations
 
@@ -36,9 +40,9 @@ from lakehouse.config import load_config
 from lakehouse.datagen.producer import ensure_stream
 from lakehouse.local.aws import start_detached, stop_detached
 from lakehouse.ops.results import no_progress
-from lakehouse.pipeline.stream import kinesis_records, run_stream, stop_between_batches
+from lakehouse.pipeline.stream import kinesis_records, run_stream, stop_between_batches, stream_checkpoint
 from lakehouse.spark import get_spark
-from lakehouse.storage import delta
+from lakehouse.storage import delta, files
 
 SILVER = "silver.enrollment_events"
 
@@ -51,13 +55,23 @@ def main() -> int:
     parser.add_argument("--trigger", type=int, default=10, help="the stream's trigger interval in seconds")
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--leak-scan", action="store_true", help="keep the leak scan on (off: it reads whole tables)")
+    parser.add_argument("--lake", help="a lake already built through gold (as `batch_scale.py --keep` leaves its "
+                                       "lakes) to use as the history instead of generating --events")
     scale_data.add_data_options(parser)
     args = parser.parse_args()
 
-    root = tempfile.mkdtemp(prefix="lakehouse-fresh-")
+    root = args.lake or tempfile.mkdtemp(prefix="lakehouse-fresh-")
     config = scale_data.lake_config(root, args.leak_scan)
     spark = get_spark(config.spark)
-    if args.events:
+    if args.lake:
+        if delta.version(spark, root, "gold.kpi_enrollments_daily") is None:
+            parser.error(f"--lake {root}: no gold table there; build the lake first (or leave out --lake)")
+        args.events = delta.read(spark, root, "bronze.enrollment_events").count()
+        print(f"history: the lake at {root}, {args.events:,} event records in bronze", flush=True)
+        if files.delete(spark, stream_checkpoint(root)):  # positions in a stream this run's moto server made anew
+            print("  an earlier run's stream checkpoint removed: its Kinesis positions name a stream that is gone",
+                  flush=True)
+    elif args.events:
         settings = scale_data.settings_for(config, args.events, args.days, args.offices, args.start_date)
         generated = scale_data.generate_lake(config, settings, args.slice_enrollments)
         seconds = {}
@@ -76,10 +90,22 @@ def main() -> int:
     silver_before = delta.version(spark, root, SILVER)
 
     streamed: list[int] = []  # rows of each bronze commit of the stream, from the table's log (no Spark job)
+    bronze_versions: list[int] = []
 
     def committed(batch_id: int) -> None:
         version = delta.version(spark, root, "bronze.enrollment_events") or 0
+        bronze_versions.append(version)
         streamed.append(delta.commit_rows(spark, root, "bronze.enrollment_events", version))
+
+    def silver_read(version: int) -> bool:
+        """Whether the stream's silver query has read bronze through `version` (its Delta source's
+        end offset is past it): until then silver's latest version may not hold the streamed tail."""
+        for query in spark.streams.active:
+            if query.name == "silver_enrollment_events" and query.lastProgress:
+                end = query.lastProgress["sources"][0]["endOffset"]
+                end = json.loads(end) if isinstance(end, str) else end
+                return bool(end) and int(end["reservoirVersion"]) > version
+        return False
 
     records = kinesis_records(spark, app.stream_settings(config, aws.url))
     budget = args.seconds + 600
@@ -108,10 +134,10 @@ def main() -> int:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:  # until a gold run has read a silver holding every streamed event
         time.sleep(5)
-        latest = delta.version(spark, root, SILVER) or 0
-        print(f"  bronze streamed {sum(streamed):,} of {sent:,}; gold runs {len(gold_runs)}", file=sys.stderr,
-              flush=True)
-        if sum(streamed) >= sent and gold_runs and gold_runs[-1][1] >= latest:
+        drained = sum(streamed) >= sent and silver_read(max(bronze_versions, default=-1))
+        print(f"  bronze streamed {sum(streamed):,} of {sent:,}; silver {'has' if drained else 'has not'} read "
+              f"them all; gold runs {len(gold_runs)}", file=sys.stderr, flush=True)
+        if drained and gold_runs and gold_runs[-1][1] >= (delta.version(spark, root, SILVER) or 0):
             break
     stop.set()
     gold.join(timeout=600)

@@ -24,6 +24,20 @@ def test_text_is_written_read_and_renamed(spark: SparkSession, tmp_path: Path) -
     assert files.list_names(spark, str(tmp_path / "nowhere")) == []
 
 
+def test_a_recursive_listing_holds_every_file_with_its_size_and_time(spark: SparkSession, tmp_path: Path) -> None:
+    made = {"a.jsonl": b"{}\n", "deep/er/b.csv": b"x,y\n1,2\n", "_hidden.jsonl": b"{}", ".dot": b"z",
+            "empty.jsonl": b"", "deep/_part/c.txt": b"c"}
+    for name, content in made.items():
+        (tmp_path / "land" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "land" / name).write_bytes(content)
+    (tmp_path / "land" / "no_files_here").mkdir()
+    expected = sorted((f"file:{tmp_path / 'land' / name}", len(content),
+                       (tmp_path / "land" / name).stat().st_mtime_ns // 1_000_000) for name, content in made.items())
+    assert files.list_recursive(spark, str(tmp_path / "land")) == expected
+    assert files.relative_files(spark, str(tmp_path / "land")) == set(made)
+    assert files.list_recursive(spark, str(tmp_path / "nowhere")) == []
+
+
 def test_a_local_file_is_replaced_whole_with_its_mode(tmp_path: Path) -> None:
     path = tmp_path / "out" / "page.html"
     assert files.write_local_text(str(path), "<p>one</p>") == str(path)

@@ -22,7 +22,10 @@ the 10M one after an hour of generating and building) as the history instead of 
 from __future__ import annotations
 
 import argparse
+import ast
+import atexit
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -55,10 +58,14 @@ def main() -> int:
     parser.add_argument("--trigger", type=int, default=10, help="the stream's trigger interval in seconds")
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--leak-scan", action="store_true", help="keep the leak scan on (off: it reads whole tables)")
+    parser.add_argument("--seed", type=int, help="the producer's seed (default: a new one each run, so events "
+                                                 "streamed into a reused --lake before are not sent again)")
     parser.add_argument("--lake", help="a lake already built through gold (as `batch_scale.py --keep` leaves its "
                                        "lakes) to use as the history instead of generating --events")
     scale_data.add_data_options(parser)
     args = parser.parse_args()
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1, 2**31)
 
     root = args.lake or tempfile.mkdtemp(prefix="lakehouse-fresh-")
     config = scale_data.lake_config(root, args.leak_scan)
@@ -69,8 +76,8 @@ def main() -> int:
         args.events = delta.read(spark, root, "bronze.enrollment_events").count()
         print(f"history: the lake at {root}, {args.events:,} event records in bronze", flush=True)
         if files.delete(spark, stream_checkpoint(root)):  # positions in a stream this run's moto server made anew
-            print("  an earlier run's stream checkpoint removed: its Kinesis positions name a stream that is gone",
-                  flush=True)
+            print("  an earlier run's stream checkpoint removed: its Kinesis positions name the stream of a "
+                  "stand-in that is gone", flush=True)
     elif args.events:
         settings = scale_data.settings_for(config, args.events, args.days, args.offices, args.start_date)
         generated = scale_data.generate_lake(config, settings, args.slice_enrollments)
@@ -82,7 +89,9 @@ def main() -> int:
         print(f"history: {generated.event_lines:,} event lines, built in ingest {seconds['ingest']:.0f} s, "
               f"silver {seconds['silver']:.0f} s, gold {seconds['gold']:.0f} s", flush=True)
 
+    stop_detached(root)  # one an earlier run left behind (--lake): its stream still holds that run's records
     aws = start_detached(root)  # its own process: the stand-in must not share this one's GIL
+    atexit.register(stop_detached, root)  # stopped however this run ends
     config = load_config("local", {"storage.root": root, "aws.endpoint_url": aws.url,
                                    "security.leak_scan": args.leak_scan})
     ensure_stream(client("kinesis", config.aws.region, aws.url), config.stream.name, args.shards,
@@ -103,7 +112,11 @@ def main() -> int:
         for query in spark.streams.active:
             if query.name == "silver_enrollment_events" and query.lastProgress:
                 end = query.lastProgress["sources"][0]["endOffset"]
-                end = json.loads(end) if isinstance(end, str) else end
+                if isinstance(end, str):  # JSON from the JVM's progress, a dict's repr from PySpark's own
+                    try:
+                        end = json.loads(end)
+                    except ValueError:
+                        end = ast.literal_eval(end)
                 return bool(end) and int(end["reservoirVersion"]) > version
         return False
 
@@ -129,7 +142,7 @@ def main() -> int:
     gold = threading.Thread(target=gold_loop, daemon=True)
     gold.start()
     producer = subprocess.run([sys.executable, "-c", PRODUCER, aws.url, config.stream.name, str(args.rate),
-                               str(args.seconds)], stdout=subprocess.PIPE, text=True, check=True)
+                               str(args.seconds), str(args.seed)], stdout=subprocess.PIPE, text=True, check=True)
     sent = json.loads(producer.stdout)["sent"]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:  # until a gold run has read a silver holding every streamed event
@@ -165,7 +178,8 @@ def main() -> int:
     history = f"{args.events:,}" if args.events else "no"
     durations = [s for _, _, s in gold_runs]
     p50, p95 = statistics.median(to_gold), statistics.quantiles(to_gold, n=20)[18]
-    print(f"streamed: {sent:,} records put at {args.rate:,}/s for {args.seconds:.0f} s; {len(rows):,} new events "
+    print(f"streamed: {sent:,} records put at {args.rate:,}/s for {args.seconds:.0f} s (seed {args.seed}); "
+          f"{len(rows):,} new events "
           f"inserted into silver, {len(to_gold):,} reached gold; {history} events of history")
     print(f"arrival -> silver commit: p50 {statistics.median(to_silver):.1f} s, "
           f"p95 {statistics.quantiles(to_silver, n=20)[18]:.1f} s (trigger {args.trigger} s)")

@@ -44,8 +44,9 @@ from lakehouse.aws.clients import client
 from lakehouse.config import load_config
 from lakehouse.datagen.producer import produce
 url, stream, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+seed = int(sys.argv[5]) if len(sys.argv) > 5 else 11
 config = load_config("local", {"aws.endpoint_url": url})
-summary = produce(client("kinesis", config.aws.region, url), stream, rate=rate, seconds=seconds, seed=11)
+summary = produce(client("kinesis", config.aws.region, url), stream, rate=rate, seconds=seconds, seed=seed)
 print(json.dumps({"sent": summary.records_sent, "rate": summary.rate_achieved, "retries": summary.retries}))
 """
 

@@ -50,21 +50,29 @@ def list_recursive(spark: SparkSession, folder: str) -> list[tuple[str, int, int
     """(URI, size in bytes, modification time in epoch milliseconds) of every file under `folder`,
     hidden and empty ones included (Spark's file sources skip both); none when it does not exist.
 
-    Walked folder by folder with `listStatus`, not with `listFiles(recursive)`: on local disk the
-    latter's `LocatedFileStatus` asks for each file's owner and permissions, which Hadoop's local
-    file system learns by starting a `stat` process per file (3.5 ms a file; 0.4 ms this way).
+    On local disk the folders are walked one by one with `listStatus`: `listFiles(recursive)`'s
+    `LocatedFileStatus` asks for each file's owner and permissions, which Hadoop's local file
+    system learns by starting a `stat` process per file (3.5 ms a file; 0.4 ms walked). Elsewhere
+    `listFiles(recursive)` is the cheap one (S3A lists a whole prefix in pages, with no folder walk).
     """
     path, fs = _fs(spark, folder)
     if not fs.exists(path):
         return []
-    found, folders = [], [path]
-    while folders:
-        for status in fs.listStatus(folders.pop()):
-            if status.isDirectory():
-                folders.append(status.getPath())
-            else:
-                found.append((str(status.getPath().toString()), int(status.getLen()),
-                              int(status.getModificationTime())))
+    found = []
+    if str(fs.getScheme()) == "file":
+        folders = [path]
+        while folders:
+            for status in fs.listStatus(folders.pop()):
+                if status.isDirectory():
+                    folders.append(status.getPath())
+                else:
+                    found.append((str(status.getPath().toString()), int(status.getLen()),
+                                  int(status.getModificationTime())))
+        return sorted(found)
+    listing = fs.listFiles(path, True)
+    while listing.hasNext():
+        status = listing.next()
+        found.append((str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime())))
     return sorted(found)
 
 

@@ -15,13 +15,14 @@ once), and PostgreSQL holds gold.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def _staged(output: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def killed(spark: SparkSession, month: Month, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def killed(spark: SparkSession, month: Month, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("killed")
     reference = month.root  # the session's month, run in one go after each half
     lake = month.copy_pending(tmp / "lake")  # after the first half's run, the second half landed
@@ -106,8 +107,13 @@ def killed(spark: SparkSession, month: Month, tmp_path_factory: pytest.TempPathF
         after_kill = _rows(spark, lake, watched) if watched else None
         kills[step] = {"done": done, "before": before, "after_kill": after_kill,
                        "rerun": main(["--root", lake, step])}
-    return {"reference": reference, "lake": lake, "config": config, "kills": kills,
-            "first_half_gold": first_half_gold}
+    yield {"reference": reference, "lake": lake, "config": config, "kills": kills,
+           "first_half_gold": first_half_gold}
+    # a killed step leaves the embedded PostgreSQL it started running (the rerun found it and used
+    # it): stopped here, PostgreSQL's fast shutdown, so the suite leaves no server behind
+    for pid_file in Path(tmp).glob("**/postmaster.pid"):
+        with contextlib.suppress(ValueError, IndexError, ProcessLookupError):
+            os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGINT)
 
 
 @pytest.mark.parametrize("step", list(WATCHED))

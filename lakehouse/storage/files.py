@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from py4j.java_gateway import is_instance_of
@@ -48,32 +49,34 @@ def list_names(spark: SparkSession, folder: str) -> list[str]:
 
 def list_recursive(spark: SparkSession, folder: str) -> list[tuple[str, int, int]]:
     """(URI, size in bytes, modification time in epoch milliseconds) of every file under `folder`,
-    hidden and empty ones included (Spark's file sources skip both); none when it does not exist.
+    hidden and empty ones included (Spark's file sources skip both); none when it does not exist."""
+    path, fs = _fs(spark, folder)
+    if not fs.exists(path):
+        return []
+    return sorted((str(s.getPath().toString()), int(s.getLen()), int(s.getModificationTime()))
+                  for s in _file_statuses(fs, path))
+
+
+def _file_statuses(fs: Any, path: Any) -> Iterator[Any]:
+    """The FileStatus of every file under `path`.
 
     On local disk the folders are walked one by one with `listStatus`: `listFiles(recursive)`'s
     `LocatedFileStatus` asks for each file's owner and permissions, which Hadoop's local file
     system learns by starting a `stat` process per file (3.5 ms a file; 0.4 ms walked). Elsewhere
     `listFiles(recursive)` is the cheap one (S3A lists a whole prefix in pages, with no folder walk).
     """
-    path, fs = _fs(spark, folder)
-    if not fs.exists(path):
-        return []
-    found = []
-    if str(fs.getScheme()) == "file":
-        folders = [path]
-        while folders:
-            for status in fs.listStatus(folders.pop()):
-                if status.isDirectory():
-                    folders.append(status.getPath())
-                else:
-                    found.append((str(status.getPath().toString()), int(status.getLen()),
-                                  int(status.getModificationTime())))
-        return sorted(found)
-    listing = fs.listFiles(path, True)
-    while listing.hasNext():
-        status = listing.next()
-        found.append((str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime())))
-    return sorted(found)
+    if str(fs.getScheme()) != "file":
+        listing = fs.listFiles(path, True)
+        while listing.hasNext():
+            yield listing.next()
+        return
+    folders = [path]
+    while folders:
+        for status in fs.listStatus(folders.pop()):
+            if status.isDirectory():
+                folders.append(status.getPath())
+            else:
+                yield status
 
 
 def relative_files(spark: SparkSession, folder: str) -> set[str]:

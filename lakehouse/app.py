@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -129,6 +131,47 @@ def run_gold(spark: SparkSession, config: Config, run_id: str | None = None, ful
 
     check_silver(spark, config.root)  # before recording a run under a root that holds no lake
     return run_step(spark, config, "gold", work, run_id)
+
+
+def sns_sender(config: Config, endpoint: str | None) -> Callable[[dict[str, Any], str], None] | None:
+    """Sends an incident's opening or resolution to `alerts.topic` (a name is created if missing, an
+    ARN used as it is); None without a topic. Subject and attributes carry the severity and status,
+    so a subscription can filter (only critical ones to the pager)."""
+    import json
+
+    from lakehouse.aws.clients import client
+
+    if not config.alerts.topic:
+        return None
+    sns = client("sns", config.aws.region, endpoint)
+    topic = config.alerts.topic
+    arns: list[str] = [topic] if topic.startswith("arn:") else []
+
+    def send(incident: dict[str, Any], event: str) -> None:
+        if not arns:
+            arns.append(sns.create_topic(Name=topic)["TopicArn"])
+        subject = f"[{incident['severity']}] {incident['rule']} {event}: {incident['incident_key']}"
+        body = {**{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in incident.items()}, "event": event}
+        sns.publish(TopicArn=arns[0], Subject=subject[:100], Message=json.dumps(body, sort_keys=True),
+                    MessageAttributes={
+                        name: {"DataType": "String", "StringValue": str(value)}
+                        for name, value in (("severity", incident["severity"]), ("event", event),
+                                            ("rule", incident["rule"]))})
+
+    return send
+
+
+def run_alerts(spark: SparkSession, config: Config, run_id: str | None = None, now: datetime | None = None,
+               ops_only: bool = False) -> StepReport:
+    """The alert rules judged into `gold.alerts`, openings and resolutions sent to the SNS topic."""
+    from lakehouse.alerts import evaluate
+    from lakehouse.ops.runs import now as utc_now
+
+    def work(report: StepReport) -> StepResult:
+        send = sns_sender(config, aws_endpoint(config)) if config.alerts.topic else None
+        return evaluate(spark, config.root, config.alerts.rules, now or utc_now(), send, report.progress, ops_only)
+
+    return run_step(spark, config, "alerts", work, run_id)
 
 
 def run_maintain(spark: SparkSession, config: Config, tables: list[str] | None = None, vacuum: bool = True,
@@ -320,9 +363,10 @@ def write_dashboard(spark: SparkSession, config: Config) -> str:
 
 
 def run_all(spark: SparkSession, config: Config) -> list[StepReport]:
-    """Everything, end to end: ingest, silver, gold, under one run id."""
+    """Everything, end to end: ingest, silver, gold and the alerts, under one run id."""
     run_id = new_run_id("run")
-    return [run_ingest(spark, config, run_id), run_silver(spark, config, run_id), run_gold(spark, config, run_id)]
+    return [run_ingest(spark, config, run_id), run_silver(spark, config, run_id), run_gold(spark, config, run_id),
+            run_alerts(spark, config, run_id)]
 
 
 def table_counts(spark: SparkSession, root: str, layers: tuple[str, ...]) -> list[tuple[str, int, int | None]]:

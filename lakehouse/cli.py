@@ -1,6 +1,6 @@
 """`lakehouse`: the command line of the lakehouse.
 
-Sub-commands: generate, ingest, silver, gold, run, publish, export, dashboard, show, dq, aws,
+Sub-commands: generate, ingest, silver, gold, alerts, run, publish, export, dashboard, show, dq, aws,
 storage, produce, stream, emr (deploy, create-cluster, submit, schedule), lambda, iam, erase,
 rotate-key, maintain, serve, api; the cloud ones (storage, emr, iam, lambda) are in `cli_cloud`, the
 API's (serve, api) in `cli_api`.
@@ -109,8 +109,9 @@ def cmd_step(config: Config, args: argparse.Namespace) -> int:
     from lakehouse import app
 
     spark = _spark(config)
-    if args.command == "gold":
-        _print_reports([app.run_gold(spark, config, full=args.full)])
+    if args.command == "gold":  # the alerts are judged after every gold build
+        gold = app.run_gold(spark, config, full=args.full)
+        _print_reports([gold, app.run_alerts(spark, config, gold.run_id)])
         return 0
     if args.command == "maintain":
         _print_reports([app.run_maintain(spark, config, args.tables, not args.no_vacuum)])
@@ -150,6 +151,29 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
                                           F.round(F.avg("p95_ms"), 1).alias("mean_daily_p95_ms"))
                  .orderBy("modality"))
         print("\nBiometric validation times by modality\n" + frame_text(times))
+    print_open_alerts(spark, config)
+    return 0
+
+
+def print_open_alerts(spark: Any, config: Config) -> None:
+    """The open incidents of `gold.alerts`, most severe first."""
+    from lakehouse.alerts import open_incidents
+
+    rows = open_incidents(spark, config.root)
+    if not rows:
+        print("\nOpen alerts: none")
+        return
+    columns = ["severity", "rule", "incident_key", "message", "opened_at"]
+    print(f"\nOpen alerts ({len(rows)})\n" + format_rows(columns, [tuple(r[c] for c in columns) for r in rows]))
+
+
+def cmd_alerts(config: Config, args: argparse.Namespace) -> int:
+    from lakehouse import app
+
+    spark = _spark(config)
+    if not args.list_only:
+        _print_reports([app.run_alerts(spark, config, ops_only=args.ops_only)])
+    print_open_alerts(spark, config)
     return 0
 
 
@@ -285,6 +309,11 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="everything, end to end")
     r.add_argument("--no-summary", dest="summary", action="store_false")
     r.set_defaults(func=cmd_run)
+    al = sub.add_parser("alerts", help="judge the alert rules (alerts.rules) into gold.alerts, send openings and "
+                        "resolutions to SNS, and list the open incidents")
+    al.add_argument("--ops-only", action="store_true", help="only the rules of freshness and stream lag")
+    al.add_argument("--list-only", action="store_true", help="judge nothing: list the open incidents")
+    al.set_defaults(func=cmd_alerts)
     s = sub.add_parser("show", help="print a table")
     s.add_argument("table", help="layer.name, e.g. gold.kpi_enrollments_daily")
     s.add_argument("--limit", type=int, default=20)

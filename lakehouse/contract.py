@@ -237,6 +237,23 @@ _TABLES = [
         "Office operations per day: reports joined with completed enrollments.",
         ("date", "office_id"),
     ),
+    _t(
+        "gold.alerts",
+        "incident_id string, rule string, severity string, status string, source_table string, "
+        "column_name string, incident_key string, date date, region string, value double, baseline double, "
+        "threshold double, volume bigint, message string, opened_at timestamp, updated_at timestamp, "
+        "resolved_at timestamp, notified_opened_at timestamp, notified_resolved_at timestamp",
+        "KPI and operations alerts as incidents: one row per incident of a rule and key, open until the "
+        "key is judged again and no longer breaks the rule, then resolved (kept).",
+        ("incident_id",),
+        {"incident_id": "al- and 16 hex digits of the rule, the key and the incident's number for that key",
+         "incident_key": "the rule's grain as name=value pairs (date=2026-10-05, region=North, modality=face)",
+         "status": "open or resolved",
+         "value": "the value judged when the incident last changed (the volume-weighted mean for a coarser grain)",
+         "baseline": "falls_by and rises_by: the mean of the key's window_days dates before; else null",
+         "notified_opened_at": "when the opening went to the SNS topic; null: not sent (no topic, or to retry)",
+         "updated_at": "the last run that changed the incident's value, volume or status"},
+    ),
     # ops: pipeline runs and quality metrics
     _t(
         "ops.pipeline_runs",

@@ -6,6 +6,8 @@ the key and the file), `paths` makes local paths absolute. Callers import from h
 """
 from lakehouse.config.loader import load_config
 from lakehouse.config.model import (
+    AlertRule,
+    AlertsConfig,
     ApiConfig,
     AwsConfig,
     CatalogConfig,
@@ -27,6 +29,8 @@ from lakehouse.config.model import (
 from lakehouse.config.paths import CONF_DIR, PROJECT_ROOT
 
 __all__ = [
+    "AlertRule",
+    "AlertsConfig",
     "ApiConfig",
     "CONF_DIR",
     "PROJECT_ROOT",

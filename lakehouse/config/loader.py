@@ -89,7 +89,18 @@ def _coerce(value: Any, tp: Any, dotted: str, origin: dict[str, str]) -> Any:
     if typing.get_origin(tp) is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: '{dotted}' must be a mapping, got {type(value).__name__}")
-        return {str(k): str(v) for k, v in value.items()}
+        inner_tp = origin_args[1] if origin_args else str
+        if inner_tp is str:
+            return {str(k): str(v) for k, v in value.items()}
+        return {str(k): _coerce(v, inner_tp, f"{dotted}.{k}", origin) for k, v in value.items()}
+    if typing.get_origin(tp) is tuple:  # tuple[X, ...]: a YAML list
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: '{dotted}' must be a list, got {type(value).__name__}")
+        return tuple(_coerce(v, origin_args[0], f"{dotted}[{i}]", origin) for i, v in enumerate(value))
+    if tp is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigError(f"{where}: '{dotted}' must be a number, got {value!r}")
+    if tp is float:
+        return float(value)
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"{where}: '{dotted}' must be true or false, got {value!r}")
     if tp is int and (isinstance(value, bool) or not isinstance(value, int)):

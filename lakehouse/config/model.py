@@ -237,6 +237,62 @@ class DashboardConfig:
     path: str  # the self-contained HTML file `lakehouse dashboard` writes
 
 
+ALERT_CONDITIONS = ("below", "above", "falls_by", "rises_by")
+SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert rule: a KPI (or ops) table's column judged per key against a threshold.
+
+    Attributes:
+        table: A gold KPI table (`gold.kpi_validation_times_daily`) or one of the ops measures
+            `lakehouse.alerts.measures` computes (`ops.quarantine_share`, `ops.freshness`,
+            `ops.stream_lag`).
+        column: The value judged.
+        condition: below | above the threshold; falls_by | rises_by more than the threshold against
+            the mean of the same key's `window_days` dates before (in the column's units: 0.10 of
+            a rate is 10 points).
+        grain: The key columns judged together; null: the table's whole key. A coarser grain (date
+            and region of a table by date, region and modality) judges the volume-weighted mean.
+        volume: The column counting what the value is over (validations, enrollments started);
+            with `min_volume`, a key with fewer is not judged.
+        only: Key values the rule judges (`{step: [ingest, silver, gold]}`); empty: every key.
+        severity: info | warning | critical.
+        enabled: false turns a default rule off from an env file.
+    """
+
+    table: str
+    column: str
+    condition: str = field(metadata={"choices": ALERT_CONDITIONS})
+    threshold: float
+    severity: str = field(default="warning", metadata={"choices": SEVERITIES})
+    grain: tuple[str, ...] | None = None
+    volume: str | None = None
+    min_volume: int = field(default=0, metadata={"minimum": 0})
+    window_days: int = field(default=7, metadata={"minimum": 1})
+    only: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    description: str = ""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """`lakehouse alerts`, and the evaluation after every gold build (README, "Alerts").
+
+    Attributes:
+        rules: Rule name -> rule: an env file changes one rule's keys by its name.
+        topic: The SNS topic an incident's opening and resolution go to: a name (created if
+            missing) or an ARN; null: incidents are recorded in `gold.alerts` only.
+        stream_every_seconds: In continuous mode the stream evaluates the ops rules (lag,
+            freshness) at most this often.
+    """
+
+    rules: dict[str, AlertRule] = field(default_factory=dict)
+    topic: str | None = "lakehouse-alerts"
+    stream_every_seconds: int = field(default=60, metadata={"minimum": 1})
+
+
 @dataclass(frozen=True)
 class EmrConfig:
     """`lakehouse emr deploy | create-cluster | submit`: where the artifacts go and what of the cluster
@@ -289,6 +345,7 @@ class Config:
     iam: IamConfig = field(default_factory=IamConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def root(self) -> str:

@@ -165,11 +165,11 @@ def run_alerts(spark: SparkSession, config: Config, run_id: str | None = None, n
                ops_only: bool = False) -> StepReport:
     """The alert rules judged into `gold.alerts`, openings and resolutions sent to the SNS topic."""
     from lakehouse.alerts import evaluate
-    from lakehouse.ops.runs import now as utc_now
+    from lakehouse.ops import runs
 
     def work(report: StepReport) -> StepResult:
         send = sns_sender(config, aws_endpoint(config)) if config.alerts.topic else None
-        return evaluate(spark, config.root, config.alerts.rules, now or utc_now(), send, report.progress, ops_only)
+        return evaluate(spark, config.root, config.alerts.rules, now or runs.now(), send, report.progress, ops_only)
 
     return run_step(spark, config, "alerts", work, run_id)
 

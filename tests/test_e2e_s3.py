@@ -135,7 +135,12 @@ def _rows(location: str, options: dict[str, str] | None = None, lineage: bool = 
 
 
 def test_every_step_on_s3_succeeds(lakes: Lakes) -> None:
-    assert [r.status for r in lakes.reports] == ["succeeded"] * len(lakes.reports)
+    """Every step that builds a table changed it; the alerts step changes `gold.alerts` only when an
+    incident opens or resolves, so on these small, healthy lakes it may well report no change."""
+    builders = [r.status for r in lakes.reports if r.step != "alerts"]
+    assert builders == ["succeeded"] * len(builders)
+    alerts = [r.status for r in lakes.reports if r.step == "alerts"]
+    assert alerts and set(alerts) <= {"succeeded", "no_change"}, alerts
 
 
 def test_s3a_met_every_kind_of_fault_and_got_through(lakes: Lakes) -> None:
@@ -173,7 +178,7 @@ def test_gold_read_back_from_s3_by_another_reader_equals_the_local_lakes(lakes: 
     layer, table = name.split(".")
     on_s3 = _rows(f"s3://{BUCKET}/{PREFIX}/{layer}/{table}", _storage_options(lakes.url))
     on_disk = _rows(f"{lakes.local.root}/{layer}/{table}")
-    assert on_s3, name
+    assert on_s3 or name == "gold.alerts", name  # no incident on a healthy lake is a legitimate empty table
     assert on_s3 == on_disk
 
 
@@ -196,7 +201,7 @@ def test_a_lake_moved_to_another_folder_changes_nothing_on_its_next_run(spark: S
     before = _versions(spark, str(moved_root))
     reports = app.run_all(spark, moved)
     assert [(r.step, r.status) for r in reports] == [("ingest", "no_change"), ("silver", "no_change"),
-                                                     ("gold", "no_change")]
+                                                     ("gold", "no_change"), ("alerts", "no_change")]
     assert _versions(spark, str(moved_root)) == before
 
 

@@ -9,7 +9,7 @@ standard topics have no deduplication: at least once, never lost).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,18 +54,28 @@ def evaluate(spark: SparkSession, root: str, rules: dict[str, AlertRule], now: d
             judged[name] = (rule, judge(frame, rule, name, source.keys))
     retired = set() if ops_only else {r["rule"] for r in existing if r["rule"] not in chosen}
     before = {r["incident_id"]: r for r in existing}
-    after = incidents.advance(existing, judged, retired, now)
+    clocked = frozenset(name for name in judged if measures.measure(chosen[name].table, name).clocked)
+    after = incidents.advance(existing, judged, retired, now, clocked)
     result = Evaluation(inputs={})
     result.opened = [r for r in after if r["incident_id"] not in before]
     result.resolved = [r for r in after if r["status"] == incidents.RESOLVED
                        and before.get(r["incident_id"], {}).get("status") == incidents.OPEN]
-    _write(spark, root, after, set(judged) | retired, result)
+    scope = set(judged) | retired
+    if _by_id(after) != _by_id(r for r in existing if r["rule"] in scope):
+        _write(spark, root, after, scope, result)
     still = sum(1 for r in after if r["status"] == incidents.OPEN) - len(result.opened)
     progress(f"{len(judged)} rules judged: {len(result.opened)} incidents opened, {len(result.resolved)} resolved, "
              f"{max(still, 0)} still open")
     if send is not None:
-        _send(spark, root, after, set(judged) | retired, send, now, progress, result)
+        _send(spark, root, after, scope, send, now, progress, result)
     return result
+
+
+def _by_id(rows: Iterable[incidents.Incident]) -> dict[str, incidents.Incident]:
+    """`rows` by incident id: what a write is compared on before it is made (the rows as read back
+    and as advanced are plain Python values, so equal incidents compare equal, which a MERGE's
+    except-all over frames built from them did not always find)."""
+    return {r["incident_id"]: dict(r) for r in rows}
 
 
 def _write(spark: SparkSession, root: str, rows: list[incidents.Incident], scope: set[str],

@@ -5,7 +5,8 @@ the incidents of the rules it judged as they are now (rows of `gold.alerts`, as 
 
 - a key breaking its rule with no open incident opens one (`opened_at`, status `open`);
 - a key breaking it with an open incident keeps it open; its value, volume and message follow the
-  data, and `updated_at` moves only when one of them changed (a re-run changes nothing);
+  data, and `updated_at` moves only when one of them changed (a re-run changes nothing); a rule
+  whose values move with the clock (`clocked`: an age) keeps the figures it opened with;
 - a key judged and no longer breaking resolves its open incident (`resolved_at`); the row is kept,
   and a later breach of that key opens a new incident;
 - a key not judged (too little volume, no row) leaves its incident as it is;
@@ -51,7 +52,7 @@ def message(rule: AlertRule, j: Judgement) -> str:
 
 
 def advance(existing: Iterable[Incident], judged: dict[str, tuple[AlertRule, list[Judgement]]],
-            retired: set[str], now: datetime) -> list[Incident]:
+            retired: set[str], now: datetime, clocked: frozenset[str] = frozenset()) -> list[Incident]:
     """The incidents of the rules in `judged` and `retired` after this evaluation (see the module)."""
     scope = set(judged) | retired
     rows = [dict(r) for r in existing if r["rule"] in scope]
@@ -64,7 +65,8 @@ def advance(existing: Iterable[Incident], judged: dict[str, tuple[AlertRule, lis
                 numbers[(name, j.text)] += 1
                 rows.append(_opened(name, rule, j, numbers[(name, j.text)], now))
             elif j.breaking and incident is not None:
-                _follow(incident, rule, j, now)
+                if name not in clocked:
+                    _follow(incident, rule, j, now)
             elif incident is not None:
                 _follow(incident, rule, j, now)
                 incident.update(status=RESOLVED, resolved_at=now, updated_at=now)

@@ -40,6 +40,9 @@ class Measure:
     keys: tuple[str, ...]
     read: Callable[[SparkSession, str, datetime], DataFrame | None]
     ops: bool = False  # judged by the stream too (freshness and lag do not wait for gold)
+    # Its values move with the clock (an age): an open incident keeps the figures it opened with,
+    # or every evaluation would change it.
+    clocked: bool = False
 
 
 def _gold(name: str) -> Callable[[SparkSession, str, datetime], DataFrame | None]:
@@ -88,7 +91,7 @@ def stream_lag(spark: SparkSession, root: str, now: datetime) -> DataFrame | Non
 
 OPS_MEASURES: dict[str, Measure] = {
     "ops.quarantine_share": Measure(("table_name",), quarantine_share),
-    "ops.freshness": Measure(("step",), freshness, ops=True),
+    "ops.freshness": Measure(("step",), freshness, ops=True, clocked=True),
     "ops.stream_lag": Measure(("stream",), stream_lag, ops=True),
 }
 

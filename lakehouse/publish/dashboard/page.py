@@ -2,16 +2,23 @@
 
 Every chart is a `<figure class="chart" data-chart="..." data-state="ok|no-data">`; a chart with
 nothing to plot shows a "No data" panel instead of an empty plot. Each freshness row is a
-`<tr data-table data-version data-committed>`. The page loads nothing (no script, font or
-stylesheet from anywhere), so it opens offline and renders the same every time.
+`<tr data-table data-version data-committed>`. Above the charts: the open alerts (a row
+`<tr data-rule data-severity data-region>` each), the filters and the headline tiles.
+
+The page loads nothing (no script, font or stylesheet from anywhere), so it opens offline. Its one
+script, `explore.js`, is inlined with the rows it slices (`explore.py`, as JSON): it builds the
+filters and tiles and redraws the line charts; without it the server's charts stand as they are.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from html import escape
+from importlib import resources
+from typing import Any
 
 from lakehouse.publish.dashboard.charts import PALETTE, WINDOW_DAYS, BarChart, Commit, LineChart, stamp
+from lakehouse.publish.dashboard.explore import embedded_json
 from lakehouse.publish.dashboard.svg import bar_svg, line_svg
 
 CSS = """
@@ -33,16 +40,33 @@ border:1px dashed #b8bec6;border-radius:4px;color:#555;font-size:14px}
 table.freshness{border-collapse:collapse;font-size:13px;width:100%}
 .freshness th,.freshness td{text-align:left;padding:4px 10px;border-bottom:1px solid #eceef1}
 .freshness .num,.freshness th.num{text-align:right}.freshness .missing{color:#888;font-style:italic}
+figure.chart{position:relative}.guide{stroke:#888;stroke-width:1;stroke-dasharray:2 2}
+.tip{position:absolute;z-index:2;background:#fff;border:1px solid #b8bec6;border-radius:4px;padding:6px 8px;
+font-size:12px;box-shadow:0 2px 6px rgba(0,0,0,.15);pointer-events:none;min-width:140px}
+#filters{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center;margin:0 0 12px;font-size:13px}
+#filters .hint{color:#666;font-size:11px}
+#tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin:0 0 16px}
+.tile{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:10px 14px;display:flex;flex-direction:column}
+.tile .label{font-size:12px;color:#555}.tile .value{font-size:24px;font-weight:600;margin:2px 0}
+.tile .change{font-size:11px;color:#666}
+#alerts{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:10px 16px;margin:0 0 16px}
+#alerts table{border-collapse:collapse;font-size:13px;width:100%}
+#alerts td,#alerts th{text-align:left;padding:3px 10px;border-bottom:1px solid #eceef1}
+.sev-critical{color:#b3261e;font-weight:600}.sev-warning{color:#9a6700;font-weight:600}
 """
 
 
-def dashboard_page(charts: Sequence[LineChart | BarChart], freshness: Sequence[Commit], generated: datetime) -> str:
-    """The whole page: the charts in order, then the freshness of the `freshness` tables.
+def dashboard_page(charts: Sequence[LineChart | BarChart], freshness: Sequence[Commit], generated: datetime,
+                   alerts: Sequence[Mapping[str, Any]] = (), data: dict[str, Any] | None = None) -> str:
+    """The whole page: the open alerts, the filters and tiles, the charts in order, then the
+    freshness of the `freshness` tables.
 
     Args:
         charts: the charts to show.
         freshness: the latest commit of each table the freshness table lists.
         generated: when the page is generated (UTC): its header, and the ages of the commits.
+        alerts: the open incidents (`lakehouse.alerts.open_incidents`), most severe first.
+        data: the rows the filters slice (`explore.explore_data`); without them, no script.
     """
     panels = [line_figure(c) if isinstance(c, LineChart) else bar_figure(c) for c in charts]
     panels.append(freshness_figure(freshness, generated))
@@ -55,7 +79,35 @@ def dashboard_page(charts: Sequence[LineChart | BarChart], freshness: Sequence[C
             f"<header><h1>Lakehouse dashboard</h1><p>Generated {stamp(generated)} from the gold, ops and "
             f"quarantine Delta tables; time series show the latest {WINDOW_DAYS} days with data. Counts and rates "
             "only: no rows, no personal data.</p></header>"
-            f"<main>{''.join(panels)}</main></body></html>\n")
+            f"{alerts_section(alerts)}{_explorer(data)}"
+            f"<main>{''.join(panels)}</main>{_script(data)}</body></html>\n")
+
+
+def alerts_section(alerts: Sequence[Mapping[str, Any]]) -> str:
+    """The open incidents as a table (the script hides those of other regions), or a line saying none."""
+    if not alerts:
+        return '<section id="alerts" data-open="0"><h2>Open alerts</h2><p class="note">No open alerts.</p></section>'
+    rows = "".join(
+        f'<tr data-rule="{escape(a["rule"])}" data-severity="{escape(a["severity"])}" '
+        f'data-region="{escape(a["region"] or "")}"><td class="sev-{escape(a["severity"])}">'
+        f'{escape(a["severity"])}</td><td>{escape(a["rule"])}</td><td>{escape(a["incident_key"] or "")}</td>'
+        f'<td>{escape(a["message"] or "")}</td><td>{stamp(a["opened_at"]) if a["opened_at"] else ""}</td></tr>'
+        for a in alerts)
+    return (f'<section id="alerts" data-open="{len(alerts)}"><h2>Open alerts ({len(alerts)})</h2>'
+            '<table><thead><tr><th>severity</th><th>rule</th><th>key</th><th>what</th><th>open since</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _explorer(data: dict[str, Any] | None) -> str:
+    return '<form id="filters" hidden></form><section id="tiles"></section>' if data is not None else ""
+
+
+def _script(data: dict[str, Any] | None) -> str:
+    if data is None:
+        return ""
+    code = resources.files("lakehouse.publish.dashboard").joinpath("explore.js").read_text(encoding="utf-8")
+    return (f'<script type="application/json" id="dashboard-data">{embedded_json(data)}</script>'
+            f"<script>{code}</script>")
 
 
 def line_figure(chart: LineChart) -> str:

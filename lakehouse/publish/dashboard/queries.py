@@ -101,6 +101,42 @@ def rule_failures_latest_run(quality_metrics: DataFrame) -> DataFrame:
     return latest.where(F.col("rule") != "*").select("run_id", "table_name", "rule", "severity", "failed")
 
 
+def explore_enrollments(kpi_enrollments_daily: DataFrame) -> DataFrame:
+    """The rows the page's filters slice: enrollments started and completed per day, region and channel.
+
+    Grain: the KPI's own (date, region, channel), rows without a date left out. Columns: `date,
+    region, channel, started, completed`.
+    """
+    return (kpi_enrollments_daily.where(F.col("date").isNotNull())
+            .select("date", "region", "channel", F.col("enrollments_started").alias("started"),
+                    F.col("enrollments_completed").alias("completed")))
+
+
+def explore_validations(kpi_validation_times_daily: DataFrame) -> DataFrame:
+    """The rows the page's filters slice: validations timed, matched and their p50/p95 per day, region
+    and modality (the page weighs each row's percentiles by `timed`, as `validation_times` does).
+
+    Grain: the KPI's own (date, region, modality), rows without a date left out. Columns: `date,
+    region, modality, matches, timed, p50_ms, p95_ms`.
+    """
+    timed = F.coalesce(F.col("matches"), F.lit(0)) + F.coalesce(F.col("no_matches"), F.lit(0))
+    return (kpi_validation_times_daily.where(F.col("date").isNotNull())
+            .select("date", "region", "modality", F.coalesce(F.col("matches"), F.lit(0)).alias("matches"),
+                    timed.alias("timed"), "p50_ms", "p95_ms"))
+
+
+def explore_offices(kpi_office_daily: DataFrame) -> DataFrame:
+    """The rows the page's filters slice: appointments scheduled and attended per day and office.
+
+    Grain: the KPI's own (date, office_id), rows without a date left out. Columns: `date, office_id,
+    region, scheduled, attended`.
+    """
+    return (kpi_office_daily.where(F.col("date").isNotNull())
+            .select("date", "office_id", "region",
+                    F.coalesce(F.col("appointments_scheduled"), F.lit(0)).alias("scheduled"),
+                    F.coalesce(F.col("appointments_attended"), F.lit(0)).alias("attended")))
+
+
 def _weighted(column: str, weight: Column) -> list[Column]:
     """The sum of `column` times `weight`, and of `weight`, over the rows that have a value and a weight."""
     known = F.col(column).isNotNull() & (weight > 0)

@@ -3,6 +3,7 @@ DDL parsed with sqlglot's Redshift dialect."""
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -15,8 +16,9 @@ from pyspark.sql import types as T
 from sqlglot import exp
 
 from lakehouse import contract
-from lakehouse.cli import parser
+from lakehouse.cli import main, parser
 from lakehouse.errors import LakehouseError
+from lakehouse.local.aws import LocalAws
 from lakehouse.publish.redshift import IAM_ROLE_PLACEHOLDER, publish_redshift, spectrum_type
 from lakehouse.storage import delta
 
@@ -112,7 +114,20 @@ def test_publish_redshift_keeps_manifests_current_and_writes_parseable_ddl(
     assert f"IAM_ROLE '{ROLE}'" in (out / "spectrum.sql").read_text(encoding="utf-8")
 
 
-def test_publish_takes_redshift_and_its_folder() -> None:
-    args = parser().parse_args(["publish", "--redshift"])
-    assert args.redshift and args.redshift_out == "conf/redshift"
-    assert not parser().parse_args(["publish"]).redshift
+def test_the_publish_command_writes_manifests_and_ddl_only_with_redshift(
+        spark: SparkSession, local_aws: LocalAws, tmp_path: Path) -> None:
+    root, out = str(tmp_path / "lake"), tmp_path / "ddl"
+    delta.append(spark.createDataFrame([_kpi_row(1, "North")], contract.schema(KPI)), root, KPI)
+    suffix = uuid.uuid4().hex[:8]  # one moto server serves the whole session
+    common = ["--root", root, "--set", f"aws.endpoint_url={local_aws.url}",
+              "--set", f"catalog.silver_database=silver_{suffix}", "--set", f"catalog.gold_database=gold_{suffix}",
+              "--set", f"redshift.iam_role={ROLE}"]
+    manifests = Path(delta.path(root, KPI), "_symlink_format_manifest")
+
+    assert main([*common, "publish", "--redshift-out", str(out)]) == 0
+    assert not manifests.exists() and not out.exists()  # without --redshift: Glue and the views only
+
+    assert main([*common, "publish", "--redshift", "--redshift-out", str(out)]) == 0
+    assert _manifest(root, KPI) == _current_files(root, KPI)
+    assert set(_tables((out / "spectrum.sql").read_text(encoding="utf-8"))) == {"kpi_validation_times_daily"}
+    assert parser().parse_args(["publish", "--redshift"]).redshift_out == "conf/redshift"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -301,10 +302,13 @@ def run_stream(spark: SparkSession, config: Config, available_now: bool, trigger
     return run_step(spark, config, "stream", work)
 
 
-def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) -> StepReport:
-    """Silver and gold in the Glue Data Catalog (Athena reads them as Delta), and the BI views."""
+def run_publish(spark: SparkSession, config: Config, run_id: str | None = None,
+                redshift_out: str | None = None) -> StepReport:
+    """Silver and gold in the Glue Data Catalog (Athena reads them as Delta), and the BI views;
+    with `redshift_out`, gold's symlink manifests too and the Redshift Spectrum DDL in that folder."""
     from lakehouse.aws.clients import client
     from lakehouse.publish.catalog import glue_location, publish_catalog
+    from lakehouse.publish.redshift import publish_redshift
     from lakehouse.publish.views import create_views
 
     def work(report: StepReport) -> None:
@@ -318,6 +322,10 @@ def run_publish(spark: SparkSession, config: Config, run_id: str | None = None) 
                 report.versions[f"glue:{name}"] = delta.version(spark, config.root, name) or 0
         create_views(client("athena", config.aws.region, endpoint), catalog.gold_database, catalog.athena_workgroup,
                      glue_location(catalog.athena_output), report.progress, glue=glue)
+        if redshift_out is not None:
+            r = config.redshift
+            publish_redshift(spark, config.root, r.schema, r.glue_database, r.iam_role, Path(redshift_out),
+                             report.progress)
 
     return run_step(spark, config, "publish", work, run_id)
 

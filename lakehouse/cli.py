@@ -116,8 +116,11 @@ def cmd_step(config: Config, args: argparse.Namespace) -> int:
     if args.command == "maintain":
         _print_reports([app.run_maintain(spark, config, args.tables, not args.no_vacuum)])
         return 0
+    if args.command == "publish":
+        _print_reports([app.run_publish(spark, config, redshift_out=args.redshift_out if args.redshift else None)])
+        return 0
     runner = {"ingest": app.run_ingest, "silver": app.run_silver,
-              "publish": app.run_publish, "export": app.run_export}[args.command]
+              "export": app.run_export}[args.command]
     _print_reports([runner(spark, config)])
     return 0
 
@@ -286,6 +289,11 @@ def parser() -> argparse.ArgumentParser:
         if name == "gold":
             step.add_argument("--full", action="store_true",
                               help="rebuild all of gold from all of silver (default: only what silver changed)")
+        if name == "publish":
+            step.add_argument("--redshift", action="store_true",
+                              help="also gold's symlink manifests and the Redshift Spectrum DDL (redshift.*)")
+            step.add_argument("--redshift-out", default="conf/redshift",
+                              help="the folder of the DDL, spectrum.sql (default conf/redshift)")
     m = sub.add_parser("maintain", help="compact small files, Z-order, purge deletion vectors, vacuum "
                        "(maintenance.vacuum_retention_hours) and checkpoint every table, or --tables")
     m.add_argument("--tables", nargs="+", metavar="LAYER.NAME", help="only these tables (default: all)")

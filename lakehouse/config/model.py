@@ -180,6 +180,24 @@ class CatalogConfig:
 
 
 @dataclass(frozen=True)
+class RedshiftConfig:
+    """`lakehouse publish --redshift`: gold's symlink manifests and the Redshift Spectrum DDL over them.
+
+    Attributes:
+        schema: the external schema the DDL creates in Redshift.
+        glue_database: the Glue database behind that schema, which holds the Spectrum tables (over
+            the manifests). Not `catalog.gold_database`: its entries of the same names are the native
+            Delta ones Athena reads, and Spectrum's `CREATE EXTERNAL TABLE` would clash with them.
+        iam_role: the ARN of the role the Redshift cluster assumes for Glue and the gold prefix; null:
+            the DDL names a placeholder ARN to replace before it is run (and publish says so).
+    """
+
+    schema: str = "lakehouse_gold"
+    glue_database: str = "lakehouse_gold_spectrum"
+    iam_role: str | None = None
+
+
+@dataclass(frozen=True)
 class ExportConfig(DatabaseConfig):
     """The database `lakehouse export` copies gold into (locally the registry's server)."""
 
@@ -346,6 +364,7 @@ class Config:
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    redshift: RedshiftConfig = field(default_factory=RedshiftConfig)
 
     @property
     def root(self) -> str:

@@ -318,3 +318,14 @@ def purge(spark: SparkSession, root: str, name: str, retention_hours: int) -> No
     spark.sql(f"VACUUM delta.`{location}` RETAIN {retention_hours} HOURS")
     if before != retention:
         conflicts.retrying(restore, name, "purge")
+
+
+def generate_manifest(spark: SparkSession, root: str, name: str) -> str:
+    """Write the table's symlink manifests (`GENERATE symlink_format_manifest`) for its latest
+    version, the way Redshift Spectrum (and Presto) read a Delta table; returns their folder,
+    `<table>/_symlink_format_manifest/` (one `manifest` per partition folder of a partitioned table).
+
+    Delta replaces the manifests whole, so files a later version removed leave them too."""
+    location = path(root, name)
+    DeltaTable.forPath(spark, location).generate("symlink_format_manifest")
+    return f"{location}/_symlink_format_manifest/"

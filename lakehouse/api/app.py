@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import limits
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from lakehouse.api import models, problems
 from lakehouse.api.auth import Caller, Forbidden, Unauthorized, Verifier
 from lakehouse.api.gold import (
+    ALERTS,
     ENROLLMENTS_DAILY,
     OFFICE_DAILY,
     OFFICES,
@@ -277,6 +278,24 @@ def create_app(settings: ApiSettings) -> FastAPI:
         if row is None:
             raise NotFound("no such office")
         return answer(models.Office(**row), _etag(versions, [OFFICES.full_name], request, caller))
+
+    Status = Annotated[Literal["open", "resolved"] | None, Query(description="open or resolved; default: both")]
+    Severity = Annotated[Literal["info", "warning", "critical"] | None, Query()]
+    DateFrom = Annotated[dt.date | None, Query(alias="from", description="first incident date (UTC), inclusive")]
+    DateTo = Annotated[dt.date | None, Query(alias="to", description="last incident date (UTC), inclusive")]
+
+    @app.get("/v1/alerts", **route("kpi:read", models.AlertPage),
+             summary="Alert incidents (gold.alerts): one per rule and key, open or resolved")
+    async def alerts(request: Request, caller: KpiCaller, status: Status = None, severity: Severity = None,
+                     rule: Text = None, region: Text = None, date_from: DateFrom = None, date_to: DateTo = None,
+                     page_size: PageSize = settings.default_page_size, page_token: PageToken = None) -> Response:
+        if (date_from is None) != (date_to is None):
+            raise BadRequest("from and to go together")
+        if date_from is not None and date_to is not None:
+            date_range(date_from, date_to)
+        q = Conditions(filters(status=status, severity=severity, rule=rule, region=region), date_from, date_to,
+                       caller.regions)
+        return await serve_page(request, caller, ALERTS, models.AlertPage, q, page_size, page_token)
 
     enrollment_tables = ("gold.fct_enrollments", "gold.fct_biometric_validations")
 

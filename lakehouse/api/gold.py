@@ -57,6 +57,7 @@ VALIDATION_TIMES_DAILY = Resource("kpi_validation_times_daily", models.Validatio
                                   ("date", "region", "modality"), ("region", "modality"))
 OFFICE_DAILY = Resource("kpi_office_daily", models.OfficeDaily, ("date", "office_id"), ("region", "office_id"))
 OFFICES = Resource("dim_office", models.Office, ("office_id",), ("region",), date_column=None)
+ALERTS = Resource("alerts", models.Alert, ("incident_id",), ("status", "severity", "rule", "region"))
 ENROLLMENT_COLUMNS = tuple(c for c in models.Enrollment.model_fields if c != "validations")
 VALIDATION_COLUMNS = tuple(models.Validation.model_fields)
 FRESHNESS_COLUMNS = ("table_name", "delta_version", "delta_committed_at", "exported_at", "rows")

@@ -105,6 +105,28 @@ class Enrollment(Model):
     validations: list[Validation]
 
 
+class Alert(Model):
+    """gold.alerts: one incident of an alert rule for one key (open, or resolved and kept)."""
+
+    incident_id: str
+    rule: str
+    severity: str
+    status: str
+    source_table: str | None
+    column_name: str | None
+    incident_key: str | None
+    date: date | None
+    region: str | None
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    volume: int | None
+    message: str | None
+    opened_at: datetime | None
+    updated_at: datetime | None
+    resolved_at: datetime | None
+
+
 class TableFreshness(Model):
     """One exported gold table: the Delta version PostgreSQL holds, its commit and export times."""
 
@@ -141,3 +163,7 @@ class OfficeDailyPage(Page):
 
 class OfficePage(Page):
     items: list[Office]
+
+
+class AlertPage(Page):
+    items: list[Alert]

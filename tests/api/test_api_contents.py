@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from pyspark.sql import SparkSession
 
 from lakehouse.security.leak_scan import collect_values, scan_text
+from lakehouse.sources.postgres import connect
 
 PAGED = {
     "/v1/kpis/enrollments-daily": ("kpi_enrollments_daily", ("date", "region", "channel")),
@@ -146,3 +147,37 @@ def test_no_answer_holds_a_national_id_or_a_name(client: TestClient, api_gold: G
     # the scan does see a value when one is there (so the empty result means something)
     some_value = next(iter(values))
     assert scan_text('{"x": "' + some_value + '"}', "planted", values)
+
+
+def test_alerts_are_gold_alerts_filtered_and_within_the_callers_regions(  # type: ignore[no-untyped-def]
+        client: TestClient, api_gold: Gold, token) -> None:
+    """Three incidents written into the exported table by hand (the month's lake opened none)."""
+    assert api_gold.rows("SELECT count(*) FROM gold.alerts") == [(0,)]
+    planted = [
+        ("i-a", "match_rate_low", "critical", "open", "NORTE", "2026-10-02"),
+        ("i-b", "batch_stale", "critical", "open", None, None),
+        ("i-c", "validation_p95_high", "warning", "resolved", "SUR", "2026-10-01"),
+    ]
+    with connect(api_gold.owner) as conn:
+        for incident, rule, severity, status, region, day in planted:
+            conn.execute("INSERT INTO gold.alerts (incident_id, rule, severity, status, region, date, message, "
+                         "opened_at) VALUES (%s, %s, %s, %s, %s, %s, 'planted', now())",
+                         (incident, rule, severity, status, region, day))
+    try:
+        def ids(params: dict[str, str], regions: list[str] | str = "*") -> list[str]:
+            answer = client.get("/v1/alerts", params=params, headers=bearer(token(scopes=["kpi:read"], regions=regions)))
+            assert answer.status_code == 200, answer.text
+            return [item["incident_id"] for item in answer.json()["items"]]
+
+        assert ids({}) == ["i-a", "i-b", "i-c"]
+        assert ids({"status": "open"}) == ["i-a", "i-b"]
+        assert ids({"severity": "warning"}) == ["i-c"]
+        assert ids({"from": "2026-10-02", "to": "2026-10-31"}) == ["i-a"]
+        assert ids({}, regions=["SUR"]) == ["i-c"]  # an incident of no region is not a region's
+        assert client.get("/v1/alerts", params={"status": "closed"},
+                          headers=bearer(token(scopes=["kpi:read"]))).status_code == 422
+        assert client.get("/v1/alerts", params={"from": "2026-10-02"},
+                          headers=bearer(token(scopes=["kpi:read"]))).status_code == 400
+    finally:
+        with connect(api_gold.owner) as conn:
+            conn.execute("DELETE FROM gold.alerts WHERE message = 'planted'")

@@ -34,7 +34,7 @@ BRONZE_EVENTS = (
 )
 BRONZE_OFFICE_REPORTS = (
     "report_date string, office_id string, staffed_hours string, appointments_scheduled string, "
-    f"appointments_attended string, notes string, {FILE_META}"
+    f"appointments_attended string, notes string, _dialect string, {FILE_META}"
 )
 BRONZE_DEVICE_LOGS = (
     "device_id string, office_id string, ts string, level string, message string, firmware string, "

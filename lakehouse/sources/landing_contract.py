@@ -206,8 +206,11 @@ def _csv_header(content: _Content) -> Verdict | None:
     line, complete = lines[0]
     if not complete:
         return _reject(None, CSV_HEADER, f"no end of the header line in the first {HEAD_BYTES:,} bytes")
-    header = [h.strip().lower() for h in next(csv.reader([line]))]
-    if header != REPORT_COLUMNS:
+    # Excel writes `;` between fields in locales whose decimal mark is a comma, a tab in its "Text"
+    # export: any of the three delimiters bronze reads (lakehouse.bronze.office_reports.DIALECTS).
+    headers = [[h.strip().lower().lstrip("\ufeff") for h in next(csv.reader([line], delimiter=d))] for d in ",;\t"]
+    if REPORT_COLUMNS not in headers:
+        header = headers[0]
         # the count only: a file without a header would show a data row here
         return _reject(None, CSV_HEADER, f"the header's {len(header)} columns are not the contract's "
                                          f"{', '.join(REPORT_COLUMNS)}")

@@ -119,6 +119,22 @@ def test_compressed_text_files_are_ingested_under_their_keys(spark: SparkSession
     assert _ingest(spark, tmp_path, None, "run-2").rows_in == 0
 
 
+def test_reports_in_each_dialect_land_in_bronze_with_it(spark: SparkSession, tmp_path: Path) -> None:
+    """Written as offices' Excel writes them: `;` and a decimal comma (a Spanish locale), a tab, a comma."""
+    land = tmp_path / "landing" / "office_reports"
+    _write(land / "es.csv", "\ufeff" + HEADER.replace(",", ";") + "\r\n2026-10-01;OF-0001;8,5;20;18;\r\n")
+    _write(land / "tab.csv", HEADER.replace(",", "\t") + "\n2026-10-01\tOF-0002\t7,25\t10\t9\t\n")
+    _write(land / "en.csv", f"{HEADER}\n2026-10-01,OF-0003,6.5,5,5,\n")
+    _write(land / "bad.csv", HEADER.replace(",", ";") + "\n2026-10-01;OF-0004;8\n")  # a short row: flagged
+    assert _ingest(spark, tmp_path, None, "run-1").rows_in == 4
+    rows = delta.read(spark, str(tmp_path), "bronze.office_reports").orderBy("_source").collect()
+    assert [(r["_source"], r["office_id"], r["staffed_hours"], r["_dialect"], r["_parse_error"]) for r in rows] == [
+        ("office_reports/bad.csv:2", None, None, "csv-semicolon", "expected 6 columns, got 3"),
+        ("office_reports/en.csv:2", "OF-0003", "6.5", "csv-comma", None),
+        ("office_reports/es.csv:2", "OF-0001", "8.5", "csv-semicolon", None),
+        ("office_reports/tab.csv:2", "OF-0002", "7.25", "csv-tab", None)]
+
+
 @pytest.mark.parametrize(("location", "key"), [
     ("file:/srv/lake/landing/events/a.jsonl", "events/a.jsonl"),
     ("s3a://bucket/prefix/landing/events/2026/a.jsonl.gz", "events/2026/a.jsonl.gz"),

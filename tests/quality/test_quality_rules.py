@@ -127,7 +127,7 @@ def test_future_tolerance_is_a_parameter(spark: SparkSession) -> None:
 
 
 REPORT = {**META, "report_date": "2026-11-20", "office_id": "OF-0007", "staffed_hours": "7.5",
-          "appointments_scheduled": "10", "appointments_attended": "9", "notes": None}
+          "appointments_scheduled": "10", "appointments_attended": "9", "notes": None, "_dialect": "csv-comma"}
 
 
 def test_office_report_rules(spark: SparkSession) -> None:

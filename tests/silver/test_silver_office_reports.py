@@ -15,7 +15,7 @@ T0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 T1 = T0 + dt.timedelta(hours=1)
 REPORT = {
     "report_date": "2026-11-20", "office_id": "OF-1", "staffed_hours": "8", "appointments_scheduled": "10",
-    "appointments_attended": "9", "notes": None, "_raw": "", "_source": None, "_ingested_at": T0,
+    "appointments_attended": "9", "notes": None, "_dialect": "csv-comma", "_raw": "", "_source": None, "_ingested_at": T0,
     "_batch_id": "b1", "_file": None, "_file_modified_at": T0, "_parse_error": None,
 }
 
@@ -80,7 +80,7 @@ def test_failing_rows_go_to_quarantine(spark: SparkSession) -> None:
                        ignore_nullable=True, ignore_row_order=True)
     assert quarantine.columns == [
         "report_date", "office_id", "staffed_hours", "appointments_scheduled", "appointments_attended", "notes",
-        "_raw", "_source", "_ingested_at", "_batch_id", "_file", "_file_modified_at", "_parse_error",
+        "_dialect", "_raw", "_source", "_ingested_at", "_batch_id", "_file", "_file_modified_at", "_parse_error",
         "_failed_rules", "_quarantined_at"]
     assert_df_equality(
         clean_office_reports(validated),

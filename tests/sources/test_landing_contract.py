@@ -229,3 +229,11 @@ def test_ingest_judges_landed_files_as_the_contract_does(spark: SparkSession, tm
     few = landed[:5]  # fewer files than make a Spark job worth it: read on the driver
     assert landing.judge_all(spark, few) == expected[:5]
     assert [v.ok for v in expected].count(False) >= len(REFUSED) - 3  # the refused stay refused
+
+
+def test_a_report_in_each_csv_dialect_bronze_reads_is_taken():
+    header = ["report_date", "office_id", "staffed_hours", "appointments_scheduled", "appointments_attended", "notes"]
+    for delimiter in (",", ";", "\t"):
+        content = (delimiter.join(header) + "\r\n" + delimiter.join(["2026-10-01", "OF-1", "8", "2", "1", ""])).encode()
+        assert judge("office_reports/r.csv", content).ok, repr(delimiter)
+    assert judge("office_reports/r.csv", ("|".join(header) + "\n").encode()).rule == "csv_header"
